@@ -1,0 +1,184 @@
+"""Domains and mailing lists.
+
+Field names and choices follow GNU Mailman 3's list settings where the
+meaning is the same, so that importing a Mailman list is a mapping.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Domain(models.Model):
+    mail_host = models.CharField(_("mail host"), max_length=253, unique=True)
+    web_host = models.CharField(_("web host"), max_length=253, blank=True)
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta:
+        ordering = ["mail_host"]
+
+    def __str__(self) -> str:
+        return self.mail_host
+
+
+class ArchivePolicy(models.TextChoices):
+    PUBLIC = "public", _("public")
+    PRIVATE = "private", _("private")
+    NEVER = "never", _("not archived")
+
+
+class SubscriptionPolicy(models.TextChoices):
+    OPEN = "open", _("open")
+    CONFIRM = "confirm", _("confirm")
+    MODERATE = "moderate", _("moderate")
+    CONFIRM_THEN_MODERATE = "confirm_then_moderate", _("confirm, then moderate")
+
+
+class UnsubscriptionPolicy(models.TextChoices):
+    OPEN = "open", _("open")
+    CONFIRM = "confirm", _("confirm")
+
+
+class Action(models.TextChoices):
+    """What moderation does with a post (Mailman's Action)."""
+
+    ACCEPT = "accept", _("accept")
+    HOLD = "hold", _("hold")
+    REJECT = "reject", _("reject")
+    DISCARD = "discard", _("discard")
+    DEFER = "defer", _("defer")
+
+
+class ReplyToPolicy(models.TextChoices):
+    NO_MUNGING = "no_munging", _("no munging")
+    POINT_TO_LIST = "point_to_list", _("point to list")
+    EXPLICIT_HEADER = "explicit_header", _("explicit Reply-To")
+    EXPLICIT_HEADER_ONLY = "explicit_header_only", _("explicit Reply-To only")
+
+
+class Personalization(models.TextChoices):
+    NONE = "none", _("none")
+    INDIVIDUAL = "individual", _("individual")
+    FULL = "full", _("full")
+
+
+class DmarcMitigation(models.TextChoices):
+    NO_MITIGATION = "no_mitigation", _("no mitigation")
+    MUNGE_FROM = "munge_from", _("replace From: with the list address")
+    WRAP_MESSAGE = "wrap_message", _("wrap the message")
+    REJECT = "reject", _("reject")
+    DISCARD = "discard", _("discard")
+
+
+class DigestFrequency(models.TextChoices):
+    YEARLY = "yearly", _("yearly")
+    MONTHLY = "monthly", _("monthly")
+    QUARTERLY = "quarterly", _("quarterly")
+    WEEKLY = "weekly", _("weekly")
+    DAILY = "daily", _("daily")
+
+
+class RosterVisibility(models.TextChoices):
+    PUBLIC = "public", _("anyone")
+    MEMBERS = "members", _("members")
+    MODERATORS = "moderators", _("owners and moderators")
+
+
+class MailingList(models.Model):
+    domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="lists")
+    list_name = models.CharField(_("list name"), max_length=64)
+    display_name = models.CharField(_("display name"), max_length=255, blank=True)
+    description = models.CharField(_("short description"), max_length=255, blank=True)
+    info = models.TextField(_("information"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    # Posting
+    subject_prefix = models.CharField(_("subject prefix"), max_length=255, blank=True)
+    advertised = models.BooleanField(_("advertised"), default=True)
+    emergency = models.BooleanField(_("emergency moderation"), default=False)
+    default_member_action = models.CharField(max_length=16, choices=Action.choices, default=Action.DEFER)
+    default_nonmember_action = models.CharField(max_length=16, choices=Action.choices, default=Action.HOLD)
+    max_message_size = models.PositiveIntegerField(
+        _("maximum message size (KB)"), default=40, help_text=_("0 means no limit.")
+    )
+    max_num_recipients = models.PositiveIntegerField(
+        _("maximum recipients"), default=10, help_text=_("0 means no limit.")
+    )
+    require_explicit_destination = models.BooleanField(default=True)
+    acceptable_aliases = models.TextField(blank=True, help_text=_("One address or ^regex per line."))
+    administrivia = models.BooleanField(default=True)
+    moderator_password = models.CharField(max_length=128, blank=True, help_text=_("Stored hashed."))
+    next_post_id = models.PositiveIntegerField(default=1)
+
+    # Headers and decoration
+    reply_goes_to_list = models.CharField(
+        max_length=32, choices=ReplyToPolicy.choices, default=ReplyToPolicy.NO_MUNGING
+    )
+    reply_to_address = models.EmailField(blank=True)
+    first_strip_reply_to = models.BooleanField(default=False)
+    include_rfc2369_headers = models.BooleanField(default=True)
+    allow_list_posts = models.BooleanField(default=True)
+    anonymous_list = models.BooleanField(default=False)
+    personalize = models.CharField(max_length=16, choices=Personalization.choices, default=Personalization.NONE)
+    dmarc_mitigate_action = models.CharField(
+        max_length=16, choices=DmarcMitigation.choices, default=DmarcMitigation.NO_MITIGATION
+    )
+    dmarc_mitigate_unconditionally = models.BooleanField(default=False)
+    dmarc_moderation_notice = models.TextField(blank=True)
+    dmarc_wrapped_message_text = models.TextField(blank=True)
+
+    # Membership
+    subscription_policy = models.CharField(
+        max_length=32, choices=SubscriptionPolicy.choices, default=SubscriptionPolicy.CONFIRM
+    )
+    unsubscription_policy = models.CharField(
+        max_length=16, choices=UnsubscriptionPolicy.choices, default=UnsubscriptionPolicy.OPEN
+    )
+    member_roster_visibility = models.CharField(
+        max_length=16, choices=RosterVisibility.choices, default=RosterVisibility.MODERATORS
+    )
+    send_welcome_message = models.BooleanField(default=True)
+    send_goodbye_message = models.BooleanField(default=True)
+    admin_immed_notify = models.BooleanField(default=True)
+    admin_notify_mchanges = models.BooleanField(default=False)
+
+    # Archive
+    archive_policy = models.CharField(max_length=16, choices=ArchivePolicy.choices, default=ArchivePolicy.PUBLIC)
+
+    # Digests
+    digestable = models.BooleanField(default=True)
+    digest_is_default = models.BooleanField(default=False)
+    mime_is_default_digest = models.BooleanField(default=False)
+    digest_size_threshold = models.PositiveIntegerField(_("digest size threshold (KB)"), default=30)
+    digest_send_periodic = models.BooleanField(default=True)
+    digest_volume_frequency = models.CharField(
+        max_length=16, choices=DigestFrequency.choices, default=DigestFrequency.MONTHLY
+    )
+    digest_last_sent_at = models.DateTimeField(null=True, blank=True)
+    volume = models.PositiveIntegerField(default=1)
+    next_digest_number = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["domain__mail_host", "list_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["domain", "list_name"], name="unique_list_per_domain"),
+        ]
+
+    def __str__(self) -> str:
+        return self.fqdn_listname
+
+    @property
+    def fqdn_listname(self) -> str:
+        return f"{self.list_name}@{self.domain.mail_host}"
+
+    @property
+    def list_id(self) -> str:
+        """RFC 2919 list identifier: the posting address with @ replaced by a dot."""
+        return f"{self.list_name}.{self.domain.mail_host}"
+
+    @property
+    def posting_address(self) -> str:
+        return self.fqdn_listname
+
+    def subaddress(self, name: str) -> str:
+        """An address such as list-request@domain."""
+        return f"{self.list_name}-{name}@{self.domain.mail_host}"

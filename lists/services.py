@@ -1,0 +1,184 @@
+"""The list lifecycle: domains, creating, configuring and deleting lists.
+
+Admin, API and management commands all call these functions; none of them
+writes list rows directly.
+"""
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from lists.models import Domain, MailingList
+from mailman_site.events import emit
+
+
+class ListError(Exception):
+    """Base of the errors this module raises; str() is a message for people."""
+
+
+class UnknownList(ListError):
+    def __init__(self, fqdn_listname: str):
+        super().__init__(f"No such list: {fqdn_listname}")
+        self.fqdn_listname = fqdn_listname
+
+
+class UnknownDomain(ListError):
+    def __init__(self, mail_host: str):
+        super().__init__(f"No such domain: {mail_host}")
+        self.mail_host = mail_host
+
+
+class ListAlreadyExists(ListError):
+    def __init__(self, fqdn_listname: str):
+        super().__init__(f"List already exists: {fqdn_listname}")
+        self.fqdn_listname = fqdn_listname
+
+
+class DomainAlreadyExists(ListError):
+    def __init__(self, mail_host: str):
+        super().__init__(f"Domain already exists: {mail_host}")
+
+
+class InvalidListName(ListError):
+    pass
+
+
+class InvalidSetting(ListError):
+    """One or more settings were rejected; `errors` maps field to messages."""
+
+    def __init__(self, errors: Mapping[str, list[str]]):
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in self.errors.items()))
+
+
+# A list name is the local part of its posting address; the -request, -owner
+# (...) subaddresses are appended to it, so it may not itself carry a "+".
+LIST_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+MAIL_HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# Reserved because they are the subaddress suffixes of another list.
+RESERVED_SUFFIXES = ("-request", "-owner", "-bounces", "-join", "-leave", "-subscribe", "-unsubscribe", "-confirm")
+
+# Settings that are identity or bookkeeping, not configuration.
+NOT_CONFIGURABLE = {"id", "domain", "list_name", "created_at", "next_post_id", "digest_last_sent_at"}
+
+
+def split_listname(fqdn_listname: str) -> tuple[str, str]:
+    """`name@host` -> (name, host), lower-cased; InvalidListName if malformed."""
+    name, at, host = fqdn_listname.strip().lower().rpartition("@")
+    if not at or not name or not host:
+        raise InvalidListName(f"Not a list address (name@domain): {fqdn_listname!r}")
+    return name, host
+
+
+def get_list(fqdn_listname: str) -> MailingList:
+    try:
+        name, host = split_listname(fqdn_listname)
+    except InvalidListName:
+        raise UnknownList(fqdn_listname) from None
+    try:
+        return MailingList.objects.select_related("domain").get(list_name=name, domain__mail_host=host)
+    except MailingList.DoesNotExist:
+        raise UnknownList(fqdn_listname) from None
+
+
+def create_domain(mail_host: str, web_host: str = "", description: str = "") -> Domain:
+    mail_host = mail_host.strip().lower()
+    if not MAIL_HOST.match(mail_host):
+        raise InvalidSetting({"mail_host": [f"Not a valid domain name: {mail_host!r}"]})
+    try:
+        with transaction.atomic():
+            return Domain.objects.create(
+                mail_host=mail_host, web_host=web_host.strip().lower(), description=description
+            )
+    except IntegrityError:
+        raise DomainAlreadyExists(mail_host) from None
+
+
+def get_domain(mail_host: str) -> Domain:
+    try:
+        return Domain.objects.get(mail_host=mail_host.strip().lower())
+    except Domain.DoesNotExist:
+        raise UnknownDomain(mail_host) from None
+
+
+@transaction.atomic
+def create_list(
+    fqdn_listname: str,
+    *,
+    owners: Iterable[str] = (),
+    create_domain_if_missing: bool = False,
+    **settings: Any,
+) -> MailingList:
+    """Create a list with Mailman's defaults, `settings` applied on top.
+
+    Owners are subscribed with the owner role. Raises InvalidListName,
+    UnknownDomain, ListAlreadyExists or InvalidSetting; on any error
+    nothing is written.
+    """
+    from members.models import Role
+    from members.services import subscribe
+
+    name, host = split_listname(fqdn_listname)
+    if not LIST_NAME.match(name) or name.endswith(RESERVED_SUFFIXES) or "+" in name:
+        raise InvalidListName(
+            f"Invalid list name {name!r}: use up to 64 lower-case letters, digits, '.', '_' or '-',"
+            " not ending in a reserved suffix such as -request"
+        )
+    if create_domain_if_missing:
+        domain, _ = Domain.objects.get_or_create(mail_host=host)
+    else:
+        domain = get_domain(host)
+    if MailingList.objects.filter(domain=domain, list_name=name).exists():
+        raise ListAlreadyExists(f"{name}@{host}")
+    mlist = MailingList(domain=domain, list_name=name, display_name=name.capitalize(), subject_prefix=f"[{name}] ")
+    _apply_settings(mlist, settings)
+    try:
+        with transaction.atomic():
+            mlist.save()
+    except IntegrityError:
+        raise ListAlreadyExists(f"{name}@{host}") from None
+    for owner in owners:
+        subscribe(mlist, owner, role=Role.OWNER)
+    emit("list_created", mailing_list=mlist)
+    return mlist
+
+
+@transaction.atomic
+def configure_list(mlist: MailingList, **settings: Any) -> MailingList:
+    """Change settings of a list; all or none are applied (InvalidSetting)."""
+    _apply_settings(mlist, settings)
+    mlist.save()
+    emit("list_configured", mailing_list=mlist, changed=sorted(settings))
+    return mlist
+
+
+@transaction.atomic
+def delete_list(mlist: MailingList) -> None:
+    fqdn_listname = mlist.fqdn_listname
+    list_pk = mlist.pk
+    mlist.delete()
+    emit("list_deleted", fqdn_listname=fqdn_listname, list_pk=list_pk)
+
+
+def configurable_fields() -> list[str]:
+    return [field.name for field in MailingList._meta.concrete_fields if field.name not in NOT_CONFIGURABLE]
+
+
+def _apply_settings(mlist: MailingList, settings: Mapping[str, Any]) -> None:
+    """Validate and set `settings` on the unsaved `mlist`, or raise InvalidSetting."""
+    allowed = set(configurable_fields())
+    errors: dict[str, list[str]] = {name: ["Unknown or read-only setting."] for name in settings if name not in allowed}
+    if errors:
+        raise InvalidSetting(errors)
+    for name, value in settings.items():
+        if name == "moderator_password" and value:
+            value = make_password(value)
+        setattr(mlist, name, value)
+    try:
+        mlist.full_clean(exclude=["domain"], validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        raise InvalidSetting(exc.message_dict) from None

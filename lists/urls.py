@@ -1,0 +1,7 @@
+from django.urls import path
+
+from lists import views
+
+urlpatterns = [
+    path("", views.list_index, name="list-index"),
+]

@@ -1,0 +1,31 @@
+"""The catalogue of lifecycle events, emitted from this one place.
+
+Services call `emit()` inside their transaction; receivers run only after
+the commit, so they never see (or announce) a change that was rolled back.
+Webhooks and plugins connect to these signals.
+"""
+
+from django.db import transaction
+from django.dispatch import Signal
+
+list_created = Signal()
+list_deleted = Signal()
+list_configured = Signal()
+member_added = Signal()
+member_removed = Signal()
+member_changed = Signal()
+
+CATALOGUE: dict[str, Signal] = {
+    "list_created": list_created,
+    "list_deleted": list_deleted,
+    "list_configured": list_configured,
+    "member_added": member_added,
+    "member_removed": member_removed,
+    "member_changed": member_changed,
+}
+
+
+def emit(event: str, **payload) -> None:
+    """Send `event` with `payload` once the current transaction commits."""
+    signal = CATALOGUE[event]
+    transaction.on_commit(lambda: signal.send(sender=event, **payload), robust=True)

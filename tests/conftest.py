@@ -1,0 +1,51 @@
+"""Fixtures that build real rows through the service layer."""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from lists.models import Domain, MailingList
+from lists.services import create_domain, create_list
+from members.models import Role
+from members.services import subscribe, verify_address
+
+
+@pytest.fixture
+def domain(db) -> Domain:
+    return create_domain("example.com", web_host="lists.example.com", description="Example")
+
+
+@pytest.fixture
+def mlist(domain) -> MailingList:
+    return create_list("ant@example.com", description="Ants and their friends")
+
+
+def make_user(email: str, *, superuser: bool = False, password: str = "correct horse battery"):
+    User = get_user_model()
+    factory = User.objects.create_superuser if superuser else User.objects.create_user
+    user = factory(username=email, email=email, password=password)
+    verify_address(email, user)
+    return user
+
+
+@pytest.fixture
+def site_admin(db):
+    return make_user("admin@example.org", superuser=True)
+
+
+@pytest.fixture
+def owner(mlist):
+    user = make_user("owner@example.org")
+    subscribe(mlist, user.email, role=Role.OWNER)
+    return user
+
+
+@pytest.fixture
+def member(mlist):
+    user = make_user("member@example.org")
+    subscribe(mlist, user.email)
+    return user
+
+
+@pytest.fixture
+def stranger(db):
+    return make_user("stranger@example.org")
