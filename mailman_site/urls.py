@@ -6,5 +6,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     path("api/v3/", include("api.urls")),
+    path("", include("members.urls")),
     path("", include("lists.urls")),
 ]
