@@ -250,3 +250,15 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# The mail path.
+# LMTP receiver (manage.py runlmtp, runall); 8024 is Mailman's port, so MTA
+# set-ups carry over.
+LMTP_HOST = os.environ.get("LMTP_HOST", "127.0.0.1")
+LMTP_PORT = int(os.environ.get("LMTP_PORT", "8024"))
+# The site's size limit for one incoming message (bytes); larger gets 552 5.3.4.
+MAX_MESSAGE_SIZE = int(os.environ.get("MAX_MESSAGE_SIZE", str(40 * 1024 * 1024)))
+# Outgoing delivery: recipients per SMTP transaction in bulk mode, and
+# recipients per delivery batch (one broker message, one claim).
+MAX_RECIPIENTS_PER_TRANSACTION = int(os.environ.get("MAX_RECIPIENTS_PER_TRANSACTION", "500"))
+DELIVERY_BATCH_SIZE = int(os.environ.get("DELIVERY_BATCH_SIZE", "1000"))

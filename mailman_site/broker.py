@@ -1,0 +1,57 @@
+"""The Dramatiq broker, chosen by BROKER_URL.
+
+redis://... and amqp://... give the Redis and RabbitMQ brokers; an empty
+BROKER_URL gives an in-process broker whose worker threads run inside the
+all-in-one command. Either way the work itself lives in the database and a
+lost broker message is re-sent by the sweeper, so the in-process broker
+loses nothing when the process dies.
+
+Importing this module installs the broker; actor modules import it first.
+"""
+
+from urllib.parse import urlsplit
+
+import dramatiq
+from django.conf import settings
+from django.db import close_old_connections
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import Middleware
+
+
+class DatabaseConnections(Middleware):
+    """Give each message a healthy database connection and let it go after,
+    as Django does around a request."""
+
+    def before_process_message(self, broker, message):
+        close_old_connections()
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        close_old_connections()
+
+    after_skip_message = after_process_message
+
+
+def make_broker(url: str) -> dramatiq.Broker:
+    scheme = urlsplit(url).scheme if url else ""
+    if scheme in {"redis", "rediss"}:
+        from dramatiq.brokers.redis import RedisBroker
+
+        broker = RedisBroker(url=url)
+    elif scheme in {"amqp", "amqps"}:
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+        broker = RabbitmqBroker(url=url)
+    elif not scheme:
+        broker = StubBroker()
+    else:
+        raise ValueError(f"BROKER_URL: unknown scheme {scheme!r} (use redis://, amqp:// or leave it empty)")
+    broker.add_middleware(DatabaseConnections())
+    return broker
+
+
+def is_in_process(broker: dramatiq.Broker) -> bool:
+    return isinstance(broker, StubBroker)
+
+
+broker = make_broker(settings.BROKER_URL)
+dramatiq.set_broker(broker)
