@@ -55,3 +55,15 @@ def is_in_process(broker: dramatiq.Broker) -> bool:
 
 broker = make_broker(settings.BROKER_URL)
 dramatiq.set_broker(broker)
+
+
+def load_actors() -> None:
+    """Import every installed app's `tasks` module, declaring its actors."""
+    from importlib import import_module
+    from importlib.util import find_spec
+
+    from django.apps import apps
+
+    for app in apps.get_app_configs():
+        if find_spec(f"{app.name}.tasks") is not None:
+            import_module(f"{app.name}.tasks")

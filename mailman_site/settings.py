@@ -262,3 +262,6 @@ MAX_MESSAGE_SIZE = int(os.environ.get("MAX_MESSAGE_SIZE", str(40 * 1024 * 1024))
 # recipients per delivery batch (one broker message, one claim).
 MAX_RECIPIENTS_PER_TRANSACTION = int(os.environ.get("MAX_RECIPIENTS_PER_TRANSACTION", "500"))
 DELIVERY_BATCH_SIZE = int(os.environ.get("DELIVERY_BATCH_SIZE", "1000"))
+# MTA maps: "postfix" regenerates them under MTA_MAPS_DIR whenever lists change.
+MTA_MAPS = os.environ.get("MTA_MAPS", "")
+MTA_MAPS_DIR = os.environ.get("MTA_MAPS_DIR", str(VAR_DIR / "mta"))
