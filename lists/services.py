@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 
 from lists.models import Domain, MailingList
 from mailman_site.events import emit
@@ -182,3 +183,36 @@ def _apply_settings(mlist: MailingList, settings: Mapping[str, Any]) -> None:
         mlist.full_clean(exclude=["domain"], validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
         raise InvalidSetting(exc.message_dict) from None
+
+
+# Appended for the REST API's domain endpoints.
+class DomainHasLists(ListError):
+    def __init__(self, mail_host: str):
+        super().__init__(f"Domain {mail_host} still has lists; delete them first")
+        self.mail_host = mail_host
+
+
+DOMAIN_SETTINGS = {"web_host", "description"}
+
+
+@transaction.atomic
+def update_domain(domain: Domain, **changes: str) -> Domain:
+    """Change web_host or description (mail_host is the domain's identity)."""
+    errors = {name: ["Unknown or read-only field."] for name in changes if name not in DOMAIN_SETTINGS}
+    if errors:
+        raise InvalidSetting(errors)
+    if "web_host" in changes:
+        changes["web_host"] = changes["web_host"].strip().lower()
+    for name, value in changes.items():
+        setattr(domain, name, value)
+    domain.save(update_fields=list(changes))
+    return domain
+
+
+@transaction.atomic
+def delete_domain(domain: Domain) -> None:
+    """Delete a domain without lists; DomainHasLists while it has any."""
+    try:
+        domain.delete()
+    except ProtectedError:
+        raise DomainHasLists(domain.mail_host) from None

@@ -27,6 +27,7 @@ class InvalidAddress(MembershipError):
     def __init__(self, text: str, reason: str = "not a valid email address"):
         super().__init__(f"{text!r}: {reason}")
         self.text = text
+        self.reason = reason
 
 
 class AlreadySubscribed(MembershipError):
@@ -66,6 +67,14 @@ class BulkResult:
     banned: list[str] = field(default_factory=list)
 
 
+# C0 and C1 control characters (Unicode category Cc): never part of an
+# address or a display name, and unsafe to echo to a terminal.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# RFC 5321 section 4.5.3.1.3: a path is at most 256 octets with its angle
+# brackets, so an address at most 254; Address.email holds no more.
+MAX_EMAIL_LENGTH = 254
+
+
 def split_address(text: str) -> tuple[str, str]:
     """`"Name <a@b>"`, `a@b Name` or `a@b` -> (email as given, display name).
 
@@ -74,13 +83,15 @@ def split_address(text: str) -> tuple[str, str]:
     text = text.strip()
     if not text:
         raise InvalidAddress(text, "empty")
-    if "\r" in text or "\n" in text or "\x00" in text:
+    if CONTROL_CHARACTERS.search(text):
         raise InvalidAddress(text, "contains control characters")
     if "<" in text:
         display_name, email = parseaddr(text)
     else:
         email, _, display_name = text.partition(" ")
     email = email.strip()
+    if len(email) > MAX_EMAIL_LENGTH:
+        raise InvalidAddress(text, f"address longer than {MAX_EMAIL_LENGTH} characters")
     try:
         validate_email(email)
     except ValidationError:
@@ -266,7 +277,7 @@ def bulk_subscribe(
         try:
             email, display_name = parse_address(line)
         except InvalidAddress as exc:
-            result.invalid.append((number, line.rstrip("\n"), str(exc).split(": ", 1)[-1]))
+            result.invalid.append((number, line.rstrip("\n"), exc.reason))
             continue
         if email in entries:
             result.unchanged.append(email)
@@ -320,7 +331,7 @@ def bulk_unsubscribe(
         try:
             emails.append(parse_address(line)[0])
         except InvalidAddress as exc:
-            result.invalid.append((number, line.rstrip("\n"), str(exc).split(": ", 1)[-1]))
+            result.invalid.append((number, line.rstrip("\n"), exc.reason))
     if result.invalid and not skip_invalid:
         return result
     with transaction.atomic():
@@ -400,3 +411,46 @@ def _chunks(items: list, size: int) -> Iterator[list]:
 def _check_choice(name: str, value: str, choices: Any) -> None:
     if value not in choices.values:
         raise InvalidMembershipChange({name: [f"Must be one of: {', '.join(choices.values)}."]})
+
+
+# Appended for the REST API's address endpoints.
+class AddressUnavailable(MembershipError):
+    def __init__(self, email: str, reason: str):
+        super().__init__(f"{email} {reason}")
+        self.email = email
+
+
+@transaction.atomic
+def link_address(user: AbstractBaseUser, email: str, display_name: str = "") -> Address:
+    """Link `email` to `user`, unverified, or raise AddressUnavailable.
+
+    An account's power over an address (list ownership, its memberships)
+    rests on verifying it, so an address that is already linked or already
+    verified is refused: linking it would skip or steal that proof.
+    """
+    address = get_or_create_address(email, display_name)
+    address = Address.objects.select_for_update().get(pk=address.pk)
+    if address.user_id == user.pk:
+        raise AddressUnavailable(address.email, "is already linked to your account")
+    if address.user_id is not None:
+        raise AddressUnavailable(address.email, "is linked to another account")
+    if address.verified_at is not None:
+        raise AddressUnavailable(address.email, "is verified already; add it by confirming it from your account")
+    address.user = user
+    address.save(update_fields=["user"])
+    return address
+
+
+@transaction.atomic
+def unlink_address(address: Address) -> None:
+    """Take `address` off its account; its memberships stay."""
+    address.user = None
+    address.save(update_fields=["user"])
+
+
+@transaction.atomic
+def delete_address(address: Address) -> None:
+    """Delete `address` and every membership it holds."""
+    for membership in address.memberships.select_related("mailing_list", "address"):
+        remove_membership(membership)
+    address.delete()
