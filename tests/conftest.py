@@ -1,12 +1,19 @@
 """Fixtures that build real rows through the service layer."""
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 
 from lists.models import Domain, MailingList
 from lists.services import create_domain, create_list
 from members.models import Role
 from members.services import subscribe, verify_address
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # The production hasher is deliberately slow; tests create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -20,9 +27,11 @@ def mlist(domain) -> MailingList:
 
 
 def make_user(email: str, *, superuser: bool = False, password: str = "correct horse battery"):
+    """A user whose email was confirmed, as sign-up leaves it."""
     User = get_user_model()
     factory = User.objects.create_superuser if superuser else User.objects.create_user
     user = factory(username=email, email=email, password=password)
+    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
     verify_address(email, user)
     return user
 

@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 import pytest
-from allauth.account.models import EmailAddress
 from django.contrib import admin
 from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import Group
@@ -69,18 +68,11 @@ def any_row(model: type[models.Model]) -> models.Model:
     return model._default_manager.create(**values)
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    # Four users per test: the production hasher would dominate the run.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def rows(mlist, owner, member, site_admin):
     """Rows of our models built the way the site builds them."""
     ban(mlist, "spammer@example.net")
     ban(None, "^.*@spam\\.example$")
-    EmailAddress.objects.create(user=member, email=member.email, verified=True, primary=True)
     Group.objects.create(name="moderators")
 
 
@@ -130,10 +122,10 @@ def test_changelist_loads(admin_client, rows, model, model_admin):
 
 
 @pytest.mark.parametrize(("model", "model_admin"), MODEL_ADMINS, ids=MODEL_IDS)
-def test_add_page_loads(admin_client, site_admin, rows, model, model_admin):
-    if not model_admin.has_add_permission(admin_request(site_admin)):
-        pytest.skip(f"{model._meta.label} cannot be added in the admin")
-    assert admin_client.get(admin_url(model, "add")).status_code == 200
+def test_add_page_loads_where_adding_is_allowed(admin_client, site_admin, rows, model, model_admin):
+    # Some third-party models (oauth2 tokens) are made by their flows, never added by hand.
+    expected = 200 if model_admin.has_add_permission(admin_request(site_admin)) else 403
+    assert admin_client.get(admin_url(model, "add")).status_code == expected
 
 
 @pytest.mark.parametrize(("model", "model_admin"), MODEL_ADMINS, ids=MODEL_IDS)

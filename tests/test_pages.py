@@ -24,10 +24,6 @@ EXTERNAL_ASSET = re.compile(
 )
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 @pytest.fixture
 def hidden_list(domain):
