@@ -33,3 +33,15 @@ class AccountAdapter(DefaultAccountAdapter):
 def link_confirmed_email(sender: Any, request: HttpRequest | None, email_address: Any, **kwargs: Any) -> None:
     """Receiver of allauth's email_confirmed: verify the Address and link it to the account."""
     verify_address(email_address.email, email_address.user)
+
+
+def unlink_removed_email(
+    sender: Any, request: HttpRequest | None, user: Any, email_address: Any, **kwargs: Any
+) -> None:
+    """Receiver of allauth's email_removed: the account lets go of that Address."""
+    from members.models import Address
+    from members.services import unlink_address
+
+    address = Address.objects.filter(email=email_address.email.lower(), user=user).first()
+    if address is not None:
+        unlink_address(address)

@@ -27,7 +27,6 @@ def fresh_rate_limits():
     cache.clear()
 
 
-
 @pytest.fixture
 def account():
     """A user whose email was confirmed, as sign-up leaves it."""
@@ -148,6 +147,15 @@ def test_second_email_becomes_a_verified_address_once_confirmed(client, account,
     assert address is not None
     assert address.user == account
     assert set(account.addresses.values_list("email", flat=True)) == {"alice@example.org", "alice@work.example"}
+
+
+def test_removing_an_email_from_the_account_unlinks_its_address(client, account, mailoutbox):
+    client.force_login(account)
+    client.post(reverse("account_email"), {"email": "alice@work.example", "action_add": ""})
+    client.post(link_path(mailoutbox[0].body))
+    client.post(reverse("account_email"), {"email": "alice@work.example", "action_remove": ""})
+    assert set(account.addresses.values_list("email", flat=True)) == {"alice@example.org"}
+    assert Address.objects.get(email="alice@work.example").user is None
 
 
 def test_unconfirmed_emails_never_become_verified_addresses(client, account, mlist, mailoutbox):
