@@ -1,0 +1,128 @@
+"""Storing a message as the MTA handed it over, and queueing it for processing.
+
+An accepted message is never only in memory: the LMTP receiver answers 250
+only after `store_inbound()` has committed, and the broker message sent
+after the commit is only a nudge (the sweeper re-sends queued rows whose
+nudge was lost).
+"""
+
+import hashlib
+import logging
+import re
+from collections.abc import Sequence
+from functools import partial
+
+from django.db import connection, transaction
+
+from messages.addresses import Recipient
+from messages.models import InboundMessage, InboundStatus
+from messages.tasks import process_inbound
+
+logger = logging.getLogger(__name__)
+
+# The header section ends at the first empty line; bare LF is tolerated.
+HEADER_END = re.compile(rb"\r?\n\r?\n")
+# RFC 5322 section 3.6.4, read leniently: any case, folded or not.
+MESSAGE_ID_HEADER = re.compile(rb"^message-id[ \t]*:(?P<value>.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+MSG_ID = re.compile(r"<[^<>\s]*>")
+TEXT_LIMIT = InboundMessage._meta.get_field("message_id").max_length
+
+
+def store_inbound(mail_from: str, recipients: Sequence[Recipient], raw: bytes) -> list[InboundMessage]:
+    """Store `raw` once for each recipient in one transaction; after the
+    commit, send each new row's id to the `process_inbound` actor.
+
+    `raw` is kept byte for byte. `mail_from` is the envelope sender, "" for
+    the null reverse-path. Rows come back in the order of `recipients`.
+
+    All rows are written or none: any error (the database unreachable, a
+    list deleted meanwhile) propagates with nothing stored, so the caller
+    can ask the MTA to retry.
+
+    A retried delivery (same list, destination, argument, Message-ID and
+    digest as a stored row) gets a row too, with status DUPLICATE, and is
+    not queued: the MTA may re-send a message whose 250 it missed, and the
+    row shows an admin that it did, while the message is processed once.
+    """
+    digest = hashlib.sha256(raw).hexdigest()
+    message_id = parse_message_id(raw)
+    rows = []
+    with transaction.atomic():
+        _take_turns_on(digest)
+        for recipient in recipients:
+            row = InboundMessage(
+                mailing_list=recipient.mailing_list,
+                destination=recipient.destination,
+                subaddress_argument=db_text(recipient.argument),
+                mail_from=db_text(mail_from),
+                rcpt_to=db_text(recipient.address),
+                raw=raw,
+                size=len(raw),
+                message_id=message_id,
+                digest=digest,
+            )
+            if _is_repeat(row):
+                row.status = InboundStatus.DUPLICATE
+            row.save()
+            if row.status == InboundStatus.QUEUED:
+                transaction.on_commit(partial(_queue_for_processing, row.pk))
+            rows.append(row)
+    return rows
+
+
+def parse_message_id(raw: bytes) -> str:
+    """The Message-ID of `raw` with its angle brackets ("<id@host>"), or ""
+    when there is none. Never raises, whatever the bytes."""
+    match = HEADER_END.search(raw)
+    headers = raw[: match.start()] if match else raw
+    header = MESSAGE_ID_HEADER.search(headers)
+    if header is None:
+        return ""
+    value = db_text(re.sub(rb"\s+", b" ", header["value"]).decode("utf-8", "replace").strip())
+    msg_id = MSG_ID.search(value)
+    return msg_id.group() if msg_id else value
+
+
+def db_text(value: str, max_length: int = TEXT_LIMIT) -> str:
+    """`value` as text every database takes: bytes that were not UTF-8
+    (kept by SMTPUTF8's surrogateescape) replaced, NUL removed, cut to
+    `max_length` characters."""
+    try:
+        data = value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        data = value.encode("utf-8", "replace")
+    return data.decode("utf-8", "replace").replace("\x00", "")[:max_length]
+
+
+def _is_repeat(row: InboundMessage) -> bool:
+    return InboundMessage.objects.filter(
+        mailing_list=row.mailing_list,
+        destination=row.destination,
+        subaddress_argument=row.subaddress_argument,
+        message_id=row.message_id,
+        digest=row.digest,
+    ).exists()
+
+
+def _take_turns_on(digest: str) -> None:
+    """Make two deliveries of the same bytes store one after the other, so
+    the second one's duplicate check sees the first one's rows.
+
+    SQLite needs nothing: its IMMEDIATE transactions already write one at a
+    time. On PostgreSQL a transaction-scoped advisory lock on the digest does
+    it without a unique constraint (a message may be stored twice, as a
+    duplicate).
+    """
+    if connection.vendor == "postgresql":
+        key = int.from_bytes(bytes.fromhex(digest)[:8], "big", signed=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def _queue_for_processing(inbound_id: int) -> None:
+    # The row is committed: a broker that is down only delays it, so the
+    # 250 stands and the sweeper sends the nudge again.
+    try:
+        process_inbound.send(inbound_id)
+    except Exception:
+        logger.exception("Could not queue inbound message #%s; the sweeper will queue it again", inbound_id)
