@@ -2,7 +2,15 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from lists.api import DomainViewSet, ListViewSet
+from members.api import AddressViewSet, ListMembershipViewSet, MembershipViewSet
+
 router = DefaultRouter()
+router.register("domains", DomainViewSet, basename="domain")
+router.register("lists", ListViewSet, basename="list")
+router.register(r"lists/(?P<list_id>[^/]+)/members", ListMembershipViewSet, basename="list-member")
+router.register("members", MembershipViewSet, basename="member")
+router.register("addresses", AddressViewSet, basename="address")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

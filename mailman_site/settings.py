@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "oauth2_provider",
     "haystack",
     "lists",
@@ -207,6 +208,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# collectstatic fills it for production; whitenoise wants it to exist.
+STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -218,23 +221,47 @@ WHITENOISE_USE_FINDERS = True
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "api.authentication.ApiKeyAuthentication",
-        "oauth2_provider.contrib.rest_framework.OAuth2Authentication",
+        "api.authentication.OAuth2Authentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "api.permissions.ScopeAllowsMethod",
+    ],
+    # JSON in and out: the docs page at /api/v3/docs/ is the API's web interface.
+    "DEFAULT_PARSER_CLASSES": ["api.input.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "api.input.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "api.errors.json_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Mailing list server API",
-    "DESCRIPTION": "Domains, mailing lists, members and addresses.",
+    "DESCRIPTION": (
+        "Domains, mailing lists, members and addresses. Authenticate with an API key "
+        "(`Authorization: Api-Key <key>`), an OAuth 2 bearer token from /o/token/ or a session. "
+        'Errors are JSON: `{"message": "...", "errors": {"field": ["..."]}}`.'
+    ),
     "VERSION": "3.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v3",
+    # Request and response bodies as separate components, so write-only and
+    # read-only fields are described where they apply.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The docs page loads Swagger UI from drf-spectacular-sidecar, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "OAUTH2_FLOWS": ["authorizationCode", "clientCredentials"],
+    "OAUTH2_AUTHORIZATION_URL": "/o/authorize/",
+    "OAUTH2_TOKEN_URL": "/o/token/",
+    "SWAGGER_UI_OAUTH2_CONFIG": {"usePkceWithAuthorizationCodeGrant": True},
+    # Several settings share these choices; one name each in the schema.
+    "ENUM_NAME_OVERRIDES": {"ActionEnum": "lists.models.Action"},
 }
 
 OAUTH2_PROVIDER = {
@@ -262,6 +289,17 @@ MAX_MESSAGE_SIZE = int(os.environ.get("MAX_MESSAGE_SIZE", str(40 * 1024 * 1024))
 # recipients per delivery batch (one broker message, one claim).
 MAX_RECIPIENTS_PER_TRANSACTION = int(os.environ.get("MAX_RECIPIENTS_PER_TRANSACTION", "500"))
 DELIVERY_BATCH_SIZE = int(os.environ.get("DELIVERY_BATCH_SIZE", "1000"))
+# A worker's claim on a batch lasts this long (seconds) and is renewed while
+# it sends; a batch whose worker died is taken over when its claim runs out.
+DELIVERY_CLAIM_SECONDS = int(os.environ.get("DELIVERY_CLAIM_SECONDS", "300"))
+# Waits (seconds) before each retry of temporarily failed recipients; the last
+# one repeats. After DELIVERY_MAX_AGE seconds they are given up as permanent.
+DELIVERY_RETRY_DELAYS = [int(s) for s in env_list("DELIVERY_RETRY_DELAYS", "60,300,1800,7200,21600")]
+DELIVERY_MAX_AGE = int(os.environ.get("DELIVERY_MAX_AGE", str(3 * 24 * 3600)))
+# The sweeper (manage.py sweep) re-sends the broker message of work left
+# untouched this long (seconds), and runs every SWEEP_INTERVAL seconds with --loop.
+SWEEP_GRACE_SECONDS = int(os.environ.get("SWEEP_GRACE_SECONDS", "60"))
+SWEEP_INTERVAL = int(os.environ.get("SWEEP_INTERVAL", "30"))
 # MTA maps: "postfix" regenerates them under MTA_MAPS_DIR whenever lists change.
 MTA_MAPS = os.environ.get("MTA_MAPS", "")
 MTA_MAPS_DIR = os.environ.get("MTA_MAPS_DIR", str(VAR_DIR / "mta"))
