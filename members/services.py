@@ -432,10 +432,9 @@ def link_address(user: AbstractBaseUser, email: str, display_name: str = "") -> 
     address = Address.objects.select_for_update().get(pk=address.pk)
     if address.user_id == user.pk:
         raise AddressUnavailable(address.email, "is already linked to your account")
-    if address.user_id is not None:
-        raise AddressUnavailable(address.email, "is linked to another account")
-    if address.verified_at is not None:
-        raise AddressUnavailable(address.email, "is verified already; add it by confirming it from your account")
+    if address.user_id is not None or address.verified_at is not None:
+        # One answer for both, so the API cannot be used to learn who has an account.
+        raise AddressUnavailable(address.email, "cannot be linked here; add it from your account's email settings")
     address.user = user
     address.save(update_fields=["user"])
     return address
