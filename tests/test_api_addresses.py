@@ -44,6 +44,13 @@ def test_an_address_verified_without_an_account_cannot_be_claimed(stranger, mlis
     assert Address.objects.get(email="subscriber@example.org").user is None
 
 
+def test_refusals_do_not_tell_whether_the_address_has_an_account(stranger, member):
+    verify_address("subscriber@example.org")
+    has_account = client_for(stranger).post(ADDRESSES, {"email": member.email}).json()["message"]
+    no_account = client_for(stranger).post(ADDRESSES, {"email": "subscriber@example.org"}).json()["message"]
+    assert has_account.replace(member.email, "X") == no_account.replace("subscriber@example.org", "X")
+
+
 def test_adding_an_invalid_address_is_400(stranger):
     response = client_for(stranger).post(ADDRESSES, {"email": "nobody@"})
     assert response.status_code == 400
