@@ -1,0 +1,184 @@
+"""Processing one stored inbound message: claim it, then act on it by its
+destination. Posts go through the rule chain and, when accepted, the
+handlers; -owner mail goes to the list's administrators.
+
+Whatever goes wrong, the message stays in the database with its error for
+an admin to see: back in the queue when sending mail failed for a passing
+reason (the sweeper retries it), else parked until someone retries it.
+"""
+
+import logging
+import traceback
+from collections.abc import Callable
+from email.message import EmailMessage
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from lists.models import MailingList
+from messages import moderation
+from messages.models import Destination, InboundMessage, InboundStatus
+from messages.outgoing import SendError, forward_to_administrators, send_rejection
+from messages.pipeline import Decision, PostState, run_chain, run_handlers
+from messages.pipeline.mime import clean_text, find_senders, parse_message
+
+logger = logging.getLogger(__name__)
+
+# A parked message is claimed again when its actor is sent again (a retry).
+CLAIMABLE = (InboundStatus.QUEUED, InboundStatus.PARKED)
+# A message whose mail could not be sent for a passing reason (the SMTP
+# server down) goes back to the queue, where the sweeper finds it again,
+# this many times in all before it is parked.
+TEMPORARY_FAILURE_ATTEMPTS = 10
+# Frames of the traceback kept with a parked message.
+ERROR_FRAMES = 6
+
+
+class ListGone(Exception):
+    def __init__(self, inbound: InboundMessage):
+        super().__init__(f"The list {inbound.rcpt_to} no longer exists")
+
+
+def process_inbound_message(inbound_id: int) -> None:
+    """Process the inbound message `inbound_id` once.
+
+    Claims it (queued or parked -> processing) with one conditional UPDATE,
+    so of two workers only one goes on; a message already processed, or
+    being processed, is left alone. Safe to call twice. Errors are kept
+    with the message, never raised (see the module's docstring).
+    """
+    inbound = claim(inbound_id)
+    if inbound is None:
+        logger.info("Inbound message %s is not waiting to be processed; skipped", inbound_id)
+        return
+    try:
+        DESTINATIONS.get(inbound.destination, leave_unhandled)(inbound)
+    except SendError as exc:
+        if exc.temporary and inbound.attempts < TEMPORARY_FAILURE_ATTEMPTS:
+            requeue(inbound, exc)
+        else:
+            park(inbound, exc)
+    except Exception as exc:
+        park(inbound, exc)
+
+
+def claim(inbound_id: int) -> InboundMessage | None:
+    claimed = InboundMessage.objects.filter(pk=inbound_id, status__in=CLAIMABLE).update(
+        status=InboundStatus.PROCESSING, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return None
+    return InboundMessage.objects.select_related("mailing_list__domain").get(pk=inbound_id)
+
+
+def finish(inbound: InboundMessage, status: str) -> None:
+    """Record the outcome of processing the claimed `inbound`."""
+    InboundMessage.objects.filter(pk=inbound.pk, status=InboundStatus.PROCESSING).update(
+        status=status, error="", processed_at=timezone.now()
+    )
+    inbound.status = status
+
+
+def park(inbound: InboundMessage, exc: BaseException) -> None:
+    logger.error("Parking inbound message %s", inbound.pk, exc_info=exc)
+    InboundMessage.objects.filter(pk=inbound.pk).update(
+        status=InboundStatus.PARKED, error=describe_error(exc), processed_at=timezone.now()
+    )
+    inbound.status = InboundStatus.PARKED
+
+
+def requeue(inbound: InboundMessage, exc: SendError) -> None:
+    logger.warning("Inbound message %s queued again after attempt %s: %s", inbound.pk, inbound.attempts, exc)
+    InboundMessage.objects.filter(pk=inbound.pk).update(status=InboundStatus.QUEUED, error=describe_error(exc))
+    inbound.status = InboundStatus.QUEUED
+
+
+def describe_error(exc: BaseException) -> str:
+    """The error and the last frames that led to it, for an admin to read."""
+    lines = [f"{type(exc).__name__}: {exc}".strip()]
+    for frame in traceback.extract_tb(exc.__traceback__)[-ERROR_FRAMES:]:
+        filename = frame.filename.removeprefix(f"{settings.BASE_DIR}/")
+        lines.append(f"  {filename}:{frame.lineno} in {frame.name}")
+    # Whatever the exception quotes from the message must fit a text column.
+    return clean_text("\n".join(lines))
+
+
+def mailing_list_of(inbound: InboundMessage) -> MailingList:
+    if inbound.mailing_list is None:
+        raise ListGone(inbound)
+    return inbound.mailing_list
+
+
+def process_post(inbound: InboundMessage, *, approved: bool = False) -> PostState:
+    """Run the claimed post `inbound` through its list's chain and act on the decision.
+
+    `approved` means a moderator released it. Returns the pipeline state:
+    its decision, and for an accepted post the stored Post.
+    """
+    mlist = mailing_list_of(inbound)
+    msg = parse_message(inbound.raw)
+    state = PostState(
+        inbound_id=inbound.pk,
+        envelope_sender=inbound.mail_from,
+        senders=find_senders(msg, inbound.mail_from),
+        size=inbound.size,
+        approved=approved,
+    )
+    decision = run_chain(mlist, msg, state)
+    DECISIONS[decision](inbound, mlist, msg, state)
+    return state
+
+
+def accept(inbound: InboundMessage, mlist: MailingList, msg: EmailMessage, state: PostState) -> None:
+    with transaction.atomic():
+        run_handlers(mlist, msg, state)
+        finish(inbound, InboundStatus.ACCEPTED)
+
+
+def hold(inbound: InboundMessage, mlist: MailingList, msg: EmailMessage, state: PostState) -> None:
+    with transaction.atomic():
+        moderation.hold(inbound, mlist, msg, state)
+        finish(inbound, InboundStatus.HELD)
+
+
+def reject(inbound: InboundMessage, mlist: MailingList, msg: EmailMessage, state: PostState) -> None:
+    # The notice goes first: should it fail, the post waits for another try, not rejected unannounced.
+    send_rejection(mlist, msg, state.moderation_sender or state.sender, state.reasons)
+    finish(inbound, InboundStatus.REJECTED)
+
+
+def discard(inbound: InboundMessage, mlist: MailingList, msg: EmailMessage, state: PostState) -> None:
+    finish(inbound, InboundStatus.DISCARDED)
+
+
+def forward_to_owners(inbound: InboundMessage) -> None:
+    """Mail for -owner goes, as it came, to the owners and moderators (Mailman's owner chain)."""
+    recipients = forward_to_administrators(mailing_list_of(inbound), bytes(inbound.raw))
+    logger.info("Forwarded inbound message %s to %s", inbound.pk, ", ".join(recipients))
+    finish(inbound, InboundStatus.FORWARDED)
+
+
+def leave_unhandled(inbound: InboundMessage) -> None:
+    """Kept, visible and not lost, until the part of the project that handles it exists."""
+    finish(inbound, InboundStatus.NOT_HANDLED)
+
+
+def process_post_message(inbound: InboundMessage) -> None:
+    process_post(inbound)
+
+
+DECISIONS: dict[Decision, Callable[[InboundMessage, MailingList, EmailMessage, PostState], None]] = {
+    Decision.ACCEPT: accept,
+    Decision.HOLD: hold,
+    Decision.REJECT: reject,
+    Decision.DISCARD: discard,
+}
+
+# What each destination does with a claimed message; the others are left
+# unhandled (and visible) until their part of the project registers here.
+DESTINATIONS: dict[str, Callable[[InboundMessage], None]] = {
+    Destination.POST: process_post_message,
+    Destination.OWNER: forward_to_owners,
+}

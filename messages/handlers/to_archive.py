@@ -1,0 +1,28 @@
+"""The to-archive handler: the accepted post is stored, once."""
+
+from django.utils.translation import gettext_lazy
+
+from messages.models import Post
+from messages.pipeline import Handler, register_handler
+from messages.pipeline.mime import header_text, message_bytes
+from messages.pipeline.numbering import post_number
+
+
+@register_handler
+class ToArchive(Handler):
+    """Store the post as it now reads, under its list's next number, for
+    the archive and for delivery; later handlers find it in `state.post`."""
+
+    name = "to-archive"
+    description = gettext_lazy("Store the post for the archive and for delivery.")
+
+    def process(self, mlist, msg, state):
+        state.post = Post.objects.create(
+            mailing_list=mlist,
+            inbound_id=state.inbound_id,
+            sequence=post_number(mlist, state),
+            message_id=header_text(msg, "Message-ID")[:998],
+            sender=state.sender[:998],
+            subject=header_text(msg, "Subject"),
+            raw=message_bytes(msg),
+        )

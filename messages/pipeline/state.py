@@ -1,0 +1,71 @@
+"""What a post carries through the rule chain and the handlers.
+
+Mailman passes an untyped `msgdata` dict with dozens of keys; here every
+piece of state has a name, a type and a default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from messages.models import Post
+
+
+class Decision(StrEnum):
+    """How a chain ends: Mailman's four terminal chains."""
+
+    ACCEPT = "accept"
+    HOLD = "hold"
+    REJECT = "reject"
+    DISCARD = "discard"
+
+
+class OnHit(StrEnum):
+    """What the chain does when a rule hits (Mailman's link actions)."""
+
+    ACCEPT = "accept"
+    HOLD = "hold"
+    REJECT = "reject"
+    DISCARD = "discard"
+    # Take the action the rule chose and left in PostState.moderation_action.
+    MODERATE = "moderate"
+    # Note the hit and its reason, go on with the next rule, and hold once the
+    # last rule has run: a moderator then sees every reason at once.
+    DEFER = "defer"
+
+
+@dataclass
+class PostState:
+    """One post on its way through the pipeline.
+
+    `senders` are the addresses that may have written the message, most
+    trustworthy first (see messages.pipeline.mime.find_senders); `sender` is
+    the first of them. Rules append to `reasons` what a person should read;
+    the chain runner fills `rule_hits`, `rule_misses` and `decision`.
+    """
+
+    inbound_id: int | None = None
+    envelope_sender: str = ""
+    senders: list[str] = field(default_factory=list)
+    size: int = 0
+    # A moderator released this post from the hold queue.
+    approved: bool = False
+    rule_hits: list[str] = field(default_factory=list)
+    rule_misses: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    # Set by the member and nonmember moderation rules: accept, hold, reject
+    # or discard (lists.models.Action), and for which sender.
+    moderation_action: str = ""
+    moderation_sender: str = ""
+    decision: Decision | None = None
+    # The list's post number, reserved when the post is accepted.
+    sequence: int | None = None
+    original_subject: str = ""
+    post: Post | None = None
+
+    @property
+    def sender(self) -> str:
+        return self.senders[0] if self.senders else ""
