@@ -9,7 +9,6 @@ from tests.conftest import make_user
 from tests.inbound_mail import compose, deliver
 
 pytest_plugins = ["tests.mail_fixtures"]
-pytestmark = pytest.mark.urls("tests.held_api_urls")
 
 QUEUE = f"{API}/lists/ant.example.com/held/"
 NONMEMBER = "outsider@example.net"
