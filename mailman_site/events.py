@@ -14,6 +14,9 @@ list_configured = Signal()
 member_added = Signal()
 member_removed = Signal()
 member_changed = Signal()
+message_posted = Signal()
+message_held = Signal()
+held_message_decided = Signal()
 
 CATALOGUE: dict[str, Signal] = {
     "list_created": list_created,
@@ -22,6 +25,9 @@ CATALOGUE: dict[str, Signal] = {
     "member_added": member_added,
     "member_removed": member_removed,
     "member_changed": member_changed,
+    "message_posted": message_posted,
+    "message_held": message_held,
+    "held_message_decided": held_message_decided,
 }
 
 

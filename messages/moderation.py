@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from lists.models import MailingList
+from mailman_site.events import emit
 from messages.models import HeldMessage, HeldStatus, InboundMessage, InboundStatus, Post
 from messages.outgoing import SendError, send_held_notice, send_rejection
 from messages.pipeline import PostState
@@ -66,6 +67,7 @@ def hold(inbound: InboundMessage, mlist: MailingList, msg: EmailMessage, state: 
             "decision_reason": "",
         },
     )
+    emit("message_held", held=held)
     if mlist.admin_immed_notify:
         notice = partial(send_held_notice, mlist, held.sender, held.subject, held.reasons)
         transaction.on_commit(notice, robust=True)
@@ -127,6 +129,7 @@ def decide(held: HeldMessage, status: str, user: Moderator, inbound_status: str,
     held.status, held.decided_by, held.decided_at, held.decision_reason = status, decided_by, now, reason
     processed_at = None if inbound_status == InboundStatus.PROCESSING else now
     InboundMessage.objects.filter(pk=held.inbound_id).update(status=inbound_status, processed_at=processed_at, error="")
+    emit("held_message_decided", held=held)
     return InboundMessage.objects.select_related("mailing_list__domain").get(pk=held.inbound_id)
 
 

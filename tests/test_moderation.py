@@ -136,3 +136,25 @@ def test_a_hold_notice_that_cannot_be_sent_leaves_the_post_held(
     with django_capture_on_commit_callbacks(execute=True):
         inbound = deliver(mlist, compose(sender=NONMEMBER), mail_from=NONMEMBER)
     assert inbound.status == InboundStatus.HELD
+
+
+def test_holding_and_deciding_are_announced_after_commit(mlist, member, owner, django_capture_on_commit_callbacks):
+    from mailman_site import events
+
+    heard = []
+
+    def listen(sender, **payload):
+        heard.append(sender)
+
+    for name in ("message_held", "held_message_decided", "message_posted"):
+        events.CATALOGUE[name].connect(listen, dispatch_uid=f"test-{name}")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            inbound = deliver(mlist, compose(sender=NONMEMBER), mail_from=NONMEMBER)
+        assert heard == ["message_held"]
+        with django_capture_on_commit_callbacks(execute=True):
+            moderation.approve(inbound.held, owner)
+        assert heard == ["message_held", "held_message_decided", "message_posted"]
+    finally:
+        for name in ("message_held", "held_message_decided", "message_posted"):
+            events.CATALOGUE[name].disconnect(dispatch_uid=f"test-{name}")

@@ -2,6 +2,7 @@
 
 from django.utils.translation import gettext_lazy
 
+from mailman_site.events import emit
 from messages.models import Post
 from messages.pipeline import Handler, register_handler
 from messages.pipeline.mime import header_text, message_bytes
@@ -26,3 +27,4 @@ class ToArchive(Handler):
             subject=header_text(msg, "Subject"),
             raw=message_bytes(msg),
         )
+        emit("message_posted", post=state.post)
