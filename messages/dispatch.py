@@ -95,6 +95,14 @@ def requeue(inbound: InboundMessage, exc: SendError) -> None:
     inbound.status = InboundStatus.QUEUED
 
 
+def retry(inbound: InboundMessage) -> None:
+    """Queue a parked (or stuck queued) message to be processed again, after commit."""
+    from messages.tasks import process_inbound
+
+    InboundMessage.objects.filter(pk=inbound.pk, status=InboundStatus.PARKED).update(status=InboundStatus.QUEUED)
+    transaction.on_commit(lambda: process_inbound.send(inbound.pk), robust=True)
+
+
 def describe_error(exc: BaseException) -> str:
     """The error and the last frames that led to it, for an admin to read."""
     lines = [f"{type(exc).__name__}: {exc}".strip()]
