@@ -1,0 +1,332 @@
+"""Outgoing delivery: a post's recipients cut into batches, each batch
+claimed by one worker, sent over SMTP and its results recorded.
+
+The batch rows are the truth. A broker message only says "look at batch
+N"; a lost one is re-sent by the sweeper (messages/sweeper.py), and a batch
+whose worker died is taken over when its claim runs out. A batch is claimed
+before sending and its results are recorded in one UPDATE that only the
+claim holder can make, so a batch is sent again only when a worker died
+between sending and recording.
+
+Counting: a batch keeps its original `recipient_count`; `sent_count` and
+`failed_count` (permanent failures) grow with each attempt and
+`recipients` holds who the latest attempt addressed. So for every batch,
+pending = recipient_count - sent_count - failed_count.
+"""
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from lists.models import MailingList, Personalization
+from members.models import DeliveryMode, DeliveryStatus, Membership, Role
+from messages import smtp_client
+from messages.models import BatchStatus, DeliveryBatch, Post
+from messages.personalize import Personalizer
+from messages.smtp_client import Envelope, Reply, SMTPConnectError, TransactionResult, wire_data
+
+logger = logging.getLogger(__name__)
+
+# How often a worker may reconnect within one batch when the server drops it.
+RECONNECTS_PER_BATCH = 2
+
+
+@dataclass(frozen=True)
+class DeliveryProgress:
+    total: int
+    sent: int
+    failed: int
+    pending: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DeliveryFailure:
+    """A recipient the server refused for good (or who was given up on)."""
+
+    email: str
+    code: int
+    reply: str
+
+
+class ClaimLost(Exception):
+    """Another worker took over the batch (our claim ran out while sending)."""
+
+
+# Enqueue
+
+
+def recipient_snapshot(mlist: MailingList) -> list[str]:
+    """The addresses a post goes to now: enabled members on regular delivery,
+    grouped by domain so the MTA can batch per destination. One query."""
+    emails = list(
+        Membership.objects.filter(
+            mailing_list=mlist,
+            role=Role.MEMBER,
+            delivery_status=DeliveryStatus.ENABLED,
+            delivery_mode=DeliveryMode.REGULAR,
+        ).values_list("address__email", flat=True)
+    )
+    emails.sort(key=lambda email: email.rpartition("@")[2])
+    return emails
+
+
+def enqueue_post(post: Post) -> int:
+    """Snapshot the recipients of `post`, store them as delivery batches and,
+    once the caller's transaction commits, send one deliver_batch message per
+    batch. Returns the number of recipients. Call it inside the transaction
+    that accepts the post."""
+    emails = recipient_snapshot(post.mailing_list)
+    size = settings.DELIVERY_BATCH_SIZE
+    chunks = [emails[start : start + size] for start in range(0, len(emails), size)]
+    now = timezone.now()
+    with transaction.atomic():
+        batches = DeliveryBatch.objects.bulk_create(
+            DeliveryBatch(post=post, recipients="\n".join(chunk), recipient_count=len(chunk), next_attempt_at=now)
+            for chunk in chunks
+        )
+        post.recipient_count = len(emails)
+        post.save(update_fields=["recipient_count"])
+        batch_ids = [batch.pk for batch in batches]
+        transaction.on_commit(lambda: nudge(batch_ids))
+    return len(emails)
+
+
+def nudge(batch_ids: list[int]) -> int:
+    """Send a deliver_batch message for each batch; returns how many went.
+
+    A broker failure is logged, not raised: the batches are in the database
+    and the sweeper sends their messages again.
+    """
+    from messages.tasks import deliver_batch
+
+    for sent, batch_id in enumerate(batch_ids):
+        try:
+            deliver_batch.send(batch_id)
+        except Exception:
+            logger.exception(
+                "could not send %d delivery message(s) to the broker; the sweeper will send them again",
+                len(batch_ids) - sent,
+            )
+            return sent
+    return len(batch_ids)
+
+
+# Claim
+
+
+def due_batches(now: datetime) -> Q:
+    """Batches a worker may take: due ones, and claimed ones whose claim ran out."""
+    return Q(status__in=[BatchStatus.PENDING, BatchStatus.RETRY], next_attempt_at__lte=now) | Q(
+        status=BatchStatus.CLAIMED, claimed_until__lt=now
+    )
+
+
+def claim_batch(batch_id: int) -> DeliveryBatch | None:
+    """Claim batch `batch_id` for DELIVERY_CLAIM_SECONDS, or None when it is
+    not due, done, or claimed by someone else. Atomic: of two claimers, one
+    wins. The returned batch's `claimed_until` is the claim's token."""
+    now = timezone.now()
+    until = now + timedelta(seconds=settings.DELIVERY_CLAIM_SECONDS)
+    batches = DeliveryBatch.objects.select_related("post__mailing_list__domain")
+    if connection.features.has_select_for_update_skip_locked:
+        with transaction.atomic():
+            batch = batches.select_for_update(skip_locked=True, of=("self",)).filter(due_batches(now), pk=batch_id)
+            batch = batch.first()
+            if batch is None:
+                return None
+            batch.status, batch.claimed_until, batch.attempts = BatchStatus.CLAIMED, until, batch.attempts + 1
+            batch.save(update_fields=["status", "claimed_until", "attempts", "updated_at"])
+            return batch
+    # SQLite takes one writer at a time, so a conditional UPDATE is atomic.
+    claimed = DeliveryBatch.objects.filter(due_batches(now), pk=batch_id).update(
+        status=BatchStatus.CLAIMED, claimed_until=until, attempts=F("attempts") + 1, updated_at=now
+    )
+    return batches.get(pk=batch_id) if claimed else None
+
+
+class Claim:
+    """The claim a worker holds on a batch while sending it; renews itself."""
+
+    def __init__(self, batch: DeliveryBatch):
+        self.batch_id = batch.pk
+        self.token = batch.claimed_until
+        self.lease = settings.DELIVERY_CLAIM_SECONDS
+        self.renewed = time.monotonic()
+
+    def holding(self) -> Q:
+        return Q(pk=self.batch_id, status=BatchStatus.CLAIMED, claimed_until=self.token)
+
+    def keep(self) -> None:
+        """Renew the claim once a third of it has passed; ClaimLost if it is gone."""
+        if time.monotonic() - self.renewed < self.lease / 3:
+            return
+        now = timezone.now()
+        until = now + timedelta(seconds=self.lease)
+        if not DeliveryBatch.objects.filter(self.holding()).update(claimed_until=until, updated_at=now):
+            raise ClaimLost(f"batch {self.batch_id} was taken over by another worker")
+        self.token, self.renewed = until, time.monotonic()
+
+
+# Send
+
+
+def send_batch(batch_id: int) -> None:
+    """Claim batch `batch_id`, send it and record the results. Does nothing
+    when the batch is not due or someone else holds it: safe to run twice."""
+    batch = claim_batch(batch_id)
+    if batch is None:
+        return
+    claim = Claim(batch)
+    try:
+        results, unsent = deliver(batch, claim)
+    except ClaimLost as exc:
+        logger.warning("%s; leaving its results to that worker", exc)
+        return
+    except Exception as exc:
+        # Record the batch as temporarily failed so it is retried with backoff
+        # (and given up in the end) rather than retried at once forever.
+        logger.exception("delivery of batch %d failed", batch_id)
+        record_results(batch, claim, [], batch.recipient_list, Reply(451, f"4.3.0 delivery error: {exc!r}"))
+        raise
+    record_results(batch, claim, results, unsent.recipients, unsent.reply)
+
+
+@dataclass
+class Unsent:
+    """Recipients never handed to the server, and why."""
+
+    recipients: list[str]
+    reply: Reply | None = None
+
+
+def deliver(batch: DeliveryBatch, claim: Claim) -> tuple[list[TransactionResult], Unsent]:
+    """Send the batch on this thread's SMTP connection, reconnecting when the
+    server drops it; returns the transactions' results and who was not tried."""
+    recipients = batch.recipient_list
+    envelopes = envelopes_for(batch.post, recipients, claim)
+    results: list[TransactionResult] = []
+    tried = 0
+    for _ in range(1 + RECONNECTS_PER_BATCH):
+        try:
+            conn = smtp_client.get_connection()
+        except SMTPConnectError as exc:
+            # Whatever the server said, it was about us, not the recipients: retry.
+            logger.warning("batch %d: %s", batch.pk, exc)
+            code = exc.code if 400 <= exc.code < 500 else 421
+            return results, Unsent(recipients[tried:], Reply(code, f"4.4.1 {exc}"))
+        sent_now = conn.send(envelopes)
+        results += sent_now
+        tried += sum(len(r.envelope.recipients) for r in sent_now)
+        if tried >= len(recipients):
+            break
+    return results, Unsent(recipients[tried:], Reply(421, "4.4.2 the server kept dropping the connection"))
+
+
+def envelopes_for(post: Post, recipients: list[str], claim: Claim) -> Iterator[Envelope]:
+    """The transactions that carry `post` to `recipients`, made lazily so the
+    claim is renewed as sending goes on."""
+    mlist = post.mailing_list
+    raw = bytes(post.raw)
+    if mlist.personalize == Personalization.NONE:
+        data = wire_data(raw)
+        sender = mlist.subaddress("bounces")
+        step = settings.MAX_RECIPIENTS_PER_TRANSACTION
+        for start in range(0, len(recipients), step):
+            claim.keep()
+            yield Envelope(sender, recipients[start : start + step], data)
+        return
+    personalizer = Personalizer(mlist, raw)
+    for number, email in enumerate(recipients):
+        if number % 100 == 0:
+            claim.keep()
+        yield personalizer.envelope(email)
+
+
+# Record
+
+
+def retry_delay(attempts: int) -> timedelta:
+    delays = settings.DELIVERY_RETRY_DELAYS
+    return timedelta(seconds=delays[min(attempts, len(delays)) - 1])
+
+
+def record_results(
+    batch: DeliveryBatch,
+    claim: Claim,
+    results: list[TransactionResult],
+    unsent: list[str],
+    unsent_reply: Reply | None,
+) -> bool:
+    """Store what one attempt did, in one UPDATE made only under our claim.
+    Temporary failures go back as a retry of just those recipients, unless
+    the post is older than DELIVERY_MAX_AGE: then they are permanent."""
+    now = timezone.now()
+    sent: list[str] = []
+    refused: dict[str, Reply] = {}
+    for result in results:
+        sent += result.accepted
+        refused.update(result.refused)
+    for email in unsent:
+        refused[email] = unsent_reply
+    temporary = {email: reply for email, reply in refused.items() if not reply.permanent}
+    next_attempt = now + retry_delay(batch.attempts)
+    give_up = bool(temporary) and next_attempt > batch.post.created_at + timedelta(seconds=settings.DELIVERY_MAX_AGE)
+    failures = [f for f in batch.failures if f["permanent"]]
+    permanent = 0
+    for email, reply in refused.items():
+        if reply.permanent or give_up:
+            text = reply.text if reply.permanent else f"{reply.text} (given up after {batch.attempts} attempts)"
+            failures.append({"email": email, "code": reply.code, "reply": text, "permanent": True})
+            permanent += 1
+        else:
+            failures.append({"email": email, "code": reply.code, "reply": reply.text, "permanent": False})
+    changes = {
+        "status": BatchStatus.RETRY if temporary and not give_up else BatchStatus.DONE,
+        "claimed_until": None,
+        "sent_count": batch.sent_count + len(sent),
+        "failed_count": batch.failed_count + permanent,
+        "failures": failures,
+        "updated_at": now,
+    }
+    if changes["status"] == BatchStatus.RETRY:
+        changes["recipients"] = "\n".join(temporary)
+        changes["next_attempt_at"] = next_attempt
+    if DeliveryBatch.objects.filter(claim.holding()).update(**changes):
+        return True
+    logger.warning("batch %d was taken over before its results were recorded", batch.pk)
+    return False
+
+
+# Read
+
+
+def progress(post: Post) -> DeliveryProgress:
+    """Where the delivery of `post` stands, summed over its batches in one query."""
+    sums = post.batches.aggregate(
+        total=Coalesce(Sum("recipient_count"), 0),
+        sent=Coalesce(Sum("sent_count"), 0),
+        failed=Coalesce(Sum("failed_count"), 0),
+    )
+    return DeliveryProgress(pending=sums["total"] - sums["sent"] - sums["failed"], **sums)
+
+
+def permanent_failures(post: Post) -> list[DeliveryFailure]:
+    """The recipients of `post` refused for good, with the server's reply
+    (for bounce processing)."""
+    return [
+        DeliveryFailure(f["email"], f["code"], f["reply"])
+        for failures in post.batches.exclude(failed_count=0).values_list("failures", flat=True)
+        for f in failures
+        if f["permanent"]
+    ]
