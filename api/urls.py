@@ -1,10 +1,11 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from lists.api import DomainViewSet, ListViewSet
 from members.api import AddressViewSet, ListMembershipViewSet, MembershipViewSet
 from messages.api import HeldMessageViewSet
+from messages.delivery_api import DeliveryProgressView
 
 router = DefaultRouter()
 router.register("domains", DomainViewSet, basename="domain")
@@ -17,5 +18,10 @@ router.register("addresses", AddressViewSet, basename="address")
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(
+        r"^lists/(?P<list_id>[^/]+)/posts/(?P<sequence>[0-9]{1,10})/delivery/?$",
+        DeliveryProgressView.as_view(),
+        name="post-delivery",
+    ),
     path("", include(router.urls)),
 ]

@@ -43,9 +43,7 @@ class InboundMessage(models.Model):
     """One message for one list address, exactly as the MTA gave it to us."""
 
     received_at = models.DateTimeField(_("received"), auto_now_add=True, db_index=True)
-    mailing_list = models.ForeignKey(
-        MailingList, null=True, on_delete=models.SET_NULL, related_name="inbound_messages"
-    )
+    mailing_list = models.ForeignKey(MailingList, null=True, on_delete=models.SET_NULL, related_name="inbound_messages")
     destination = models.CharField(max_length=16, choices=Destination.choices)
     # The part after "+" in -confirm+TOKEN or -bounces+VERP.
     subaddress_argument = models.CharField(max_length=255, blank=True)

@@ -55,3 +55,12 @@ def test_unknown_post_or_list_is_404(post, owner):
     assert get_progress(owner, sequence="8").status_code == 404
     assert get_progress(owner, sequence="99999999999999999999").status_code == 404
     assert get_progress(owner, list_id="nope.example.com").status_code == 404
+
+
+def test_the_endpoint_is_routed_under_the_list(post, owner):
+    from tests.api_callers import API, client_for
+
+    response = client_for(owner).get(f"{API}/lists/ant@example.com/posts/7/delivery")
+    assert response.status_code == 200
+    assert response.json() == {"total": 4, "sent": 2, "failed": 1, "pending": 1}
+    assert client_for().get(f"{API}/lists/ant.example.com/posts/7/delivery").status_code == 401

@@ -24,7 +24,6 @@ EXTERNAL_ASSET = re.compile(
 )
 
 
-
 @pytest.fixture
 def hidden_list(domain):
     return create_list("secret@example.com", description="Not for everyone", advertised=False)
