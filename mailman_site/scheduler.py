@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import close_old_connections
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ class PeriodicJob:
 def default_jobs() -> list[PeriodicJob]:
     from messages.sweeper import sweep
 
-    return [PeriodicJob("sweep", 30.0, sweep)]
+    return [PeriodicJob("sweep", settings.SWEEP_INTERVAL, sweep)]
 
 
 def run_jobs(jobs: list[PeriodicJob], stop: threading.Event) -> None:

@@ -47,6 +47,9 @@ class Sink:
     def to(self, address: str) -> list[Received]:
         return [item for item in self.received if address in item.rcpt_tos]
 
+    def recipients(self) -> list[str]:
+        return [address for item in self.received for address in item.rcpt_tos]
+
 
 def free_port() -> int:
     with socket.socket() as sock:
