@@ -22,6 +22,7 @@ run: $(VENV)/.installed
 	$(BIN)/python manage.py runall
 
 ## Install the test requirements and run the whole suite.
+PYTEST_ARGS ?= -n 2
 test: $(VENV)/.test-installed
 	$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -58,3 +58,11 @@ def member(mlist):
 @pytest.fixture
 def stranger(db):
     return make_user("stranger@example.org")
+
+
+def pytest_collection_modifyitems(items):
+    # Tests on the real broker (TEST_BROKER_URL) can be run alone with `-m broker`,
+    # as CI does once more against RabbitMQ.
+    for item in items:
+        if "test_broker" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.broker)
