@@ -10,11 +10,12 @@ reason (the sweeper retries it), else parked until someone retries it.
 import logging
 import traceback
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from lists.models import MailingList
@@ -28,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 # A parked message is claimed again when its actor is sent again (a retry).
 CLAIMABLE = (InboundStatus.QUEUED, InboundStatus.PARKED)
+# Longer than the process_inbound actor's time limit, so a live worker's
+# claim never runs out under it.
+CLAIM_LEASE = timedelta(minutes=10)
 # A message whose mail could not be sent for a passing reason (the SMTP
 # server down) goes back to the queue, where the sweeper finds it again,
 # this many times in all before it is parked.
@@ -64,9 +68,15 @@ def process_inbound_message(inbound_id: int) -> None:
         park(inbound, exc)
 
 
+def claimable(now: datetime) -> Q:
+    """Rows waiting to be processed, or whose worker's claim ran out."""
+    return Q(status__in=CLAIMABLE) | Q(status=InboundStatus.PROCESSING, claimed_until__lt=now)
+
+
 def claim(inbound_id: int) -> InboundMessage | None:
-    claimed = InboundMessage.objects.filter(pk=inbound_id, status__in=CLAIMABLE).update(
-        status=InboundStatus.PROCESSING, attempts=F("attempts") + 1
+    now = timezone.now()
+    claimed = InboundMessage.objects.filter(claimable(now), pk=inbound_id).update(
+        status=InboundStatus.PROCESSING, attempts=F("attempts") + 1, claimed_until=now + CLAIM_LEASE
     )
     if not claimed:
         return None
@@ -91,7 +101,10 @@ def park(inbound: InboundMessage, exc: BaseException) -> None:
 
 def requeue(inbound: InboundMessage, exc: SendError) -> None:
     logger.warning("Inbound message %s queued again after attempt %s: %s", inbound.pk, inbound.attempts, exc)
-    InboundMessage.objects.filter(pk=inbound.pk).update(status=InboundStatus.QUEUED, error=describe_error(exc))
+    # nudged_at now: the sweeper waits its grace period before the next try.
+    InboundMessage.objects.filter(pk=inbound.pk).update(
+        status=InboundStatus.QUEUED, error=describe_error(exc), nudged_at=timezone.now()
+    )
     inbound.status = InboundStatus.QUEUED
 
 

@@ -57,6 +57,11 @@ class InboundMessage(models.Model):
     status = models.CharField(max_length=16, choices=InboundStatus.choices, default=InboundStatus.QUEUED)
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # While PROCESSING: until when the worker's claim holds; after it, a
+    # worker that died mid-message is presumed gone and the row is taken over.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    # When the sweeper last re-sent this row's broker message.
+    nudged_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

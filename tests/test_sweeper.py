@@ -15,8 +15,9 @@ from dramatiq import Message
 from mailman_site.broker import broker
 from members.services import bulk_subscribe
 from messages.delivery import enqueue_post
+from messages.dispatch import claim
 from messages.models import BatchStatus, DeliveryBatch, InboundMessage, InboundStatus, Post
-from messages.sweeper import Sweeper
+from messages.sweeper import sweep
 
 pytest.register_assert_rewrite("tests.delivery_support")
 from tests.delivery_support import BASE_DIR, corpus_message, member_lines  # noqa: E402
@@ -59,16 +60,15 @@ def test_lost_batches_are_nudged_once_per_grace_period(batches):
     set_batch(retry_later, status=BatchStatus.RETRY, next_attempt_at=ago(-60), updated_at=ago(120))
     set_batch(expired, status=BatchStatus.CLAIMED, claimed_until=ago(1), updated_at=ago(400))
     set_batch(held, status=BatchStatus.CLAIMED, claimed_until=ago(-60), updated_at=ago(400))
-    sweeper = Sweeper()
-    assert sweeper.sweep().batches == 3
+    assert sweep().batches == 3
     assert sorted(queued("delivery")) == sorted([pending.pk, retry_due.pk, expired.pk])
     # Their messages are now in the queue: the next pass leaves them alone.
-    assert sweeper.sweep().batches == 0
+    assert sweep().batches == 0
 
 
 def test_fresh_and_finished_batches_are_left_alone(batches):
     set_batch(batches[0], status=BatchStatus.DONE, updated_at=ago(120))
-    assert Sweeper().sweep().batches == 0
+    assert sweep().batches == 0
     assert queued("delivery") == []
 
 
@@ -84,10 +84,20 @@ def test_inbound_messages_still_queued_after_the_grace_period_are_nudged(db):
     old = make_inbound(120)
     make_inbound(5)
     make_inbound(120, status=InboundStatus.ACCEPTED)
-    sweeper = Sweeper()
-    assert sweeper.sweep().inbound == 1
+    assert sweep().inbound == 1
     assert queued("inbound") == [old.pk]
-    assert sweeper.sweep().inbound == 0
+    assert sweep().inbound == 0
+
+
+def test_inbound_message_whose_worker_died_is_nudged_and_taken_over(db):
+    stuck = make_inbound(900, status=InboundStatus.PROCESSING)
+    InboundMessage.objects.filter(pk=stuck.pk).update(claimed_until=ago(1))
+    working = make_inbound(900, status=InboundStatus.PROCESSING)
+    InboundMessage.objects.filter(pk=working.pk).update(claimed_until=ago(-60))
+    assert sweep().inbound == 1
+    assert queued("inbound") == [stuck.pk]
+    assert claim(stuck.pk) is not None
+    assert claim(working.pk) is None
 
 
 def test_sweep_command_prints_counts(batches):

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
-from messages.sweeper import Sweeper
+from messages.sweeper import sweep
 
 
 class Command(BaseCommand):
@@ -23,13 +23,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, loop: bool, interval: float, **options):
-        sweeper = Sweeper()
         stop = threading.Event()
         if loop:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, lambda *_: stop.set())
         while True:
-            report = sweeper.sweep()
+            report = sweep()
             self.stdout.write(f"re-sent {report.batches} delivery batch(es), {report.inbound} inbound message(s)")
             self.stdout.flush()
             if not loop or stop.wait(interval):
