@@ -2,7 +2,13 @@
 
 Services call `emit()` inside their transaction; receivers run only after
 the commit, so they never see (or announce) a change that was rolled back.
-Webhooks and plugins connect to these signals.
+Webhooks and plugins connect to these signals. Payloads (keyword arguments):
+
+- list_created, list_configured: mailing_list (list_configured also changed);
+  list_deleted: fqdn_listname, list_pk
+- member_added, member_removed, member_changed: mailing_list, emails (a list,
+  one or many for bulk changes), role (member_changed also changed)
+- message_posted: post; message_held, held_message_decided: held
 """
 
 from django.db import transaction

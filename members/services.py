@@ -181,7 +181,7 @@ def subscribe(
             )
     except IntegrityError:
         raise AlreadySubscribed(address.email, mlist, role) from None
-    emit("member_added", membership=membership)
+    emit("member_added", mailing_list=mlist, emails=[address.email], role=role)
     return membership
 
 
@@ -208,7 +208,7 @@ def remove_membership(membership: Membership) -> None:
     emit(
         "member_removed",
         mailing_list=membership.mailing_list,
-        email=membership.address.email,
+        emails=[membership.address.email],
         role=membership.role,
     )
 
@@ -244,7 +244,13 @@ def update_membership(membership: Membership, **changes: Any) -> Membership:
             membership.save(update_fields=list(changes))
     except IntegrityError:
         raise AlreadySubscribed(membership.address.email, membership.mailing_list, membership.role) from None
-    emit("member_changed", membership=membership, changed=sorted(changes))
+    emit(
+        "member_changed",
+        mailing_list=membership.mailing_list,
+        emails=[membership.address.email],
+        role=membership.role,
+        changed=sorted(changes),
+    )
     return membership
 
 
@@ -270,19 +276,8 @@ def bulk_subscribe(
     """
     _check_choice("role", role, Role)
     result = BulkResult()
-    entries: dict[str, str] = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        try:
-            email, display_name = parse_address(line)
-        except InvalidAddress as exc:
-            result.invalid.append((number, line.rstrip("\n"), exc.reason))
-            continue
-        if email in entries:
-            result.unchanged.append(email)
-        else:
-            entries[email] = display_name
+    entries, repeated = _parse_lines(lines, result)
+    result.unchanged.extend(repeated)
     if result.invalid and not skip_invalid:
         return result
     # Bans keep people off the roster; owners and moderators are set by owners.
@@ -314,7 +309,7 @@ def bulk_subscribe(
             Membership.objects.bulk_create(new, batch_size=1000)
             if progress:
                 progress(len(chunk))
-        emit("member_added", mailing_list=mlist, emails=result.added, role=role, bulk=True)
+        emit("member_added", mailing_list=mlist, emails=result.added, role=role)
     return result
 
 
@@ -324,18 +319,11 @@ def bulk_unsubscribe(
     """Remove one address per line; the same reporting rules as bulk_subscribe."""
     _check_choice("role", role, Role)
     result = BulkResult()
-    emails: list[str] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        try:
-            emails.append(parse_address(line)[0])
-        except InvalidAddress as exc:
-            result.invalid.append((number, line.rstrip("\n"), exc.reason))
+    entries, _ = _parse_lines(lines, result)
     if result.invalid and not skip_invalid:
         return result
     with transaction.atomic():
-        for chunk in _chunks(list(dict.fromkeys(emails)), 5000):
+        for chunk in _chunks(list(entries), 5000):
             found = dict(
                 Membership.objects.filter(mailing_list=mlist, role=role, address__email__in=chunk).values_list(
                     "address__email", "pk"
@@ -344,7 +332,7 @@ def bulk_unsubscribe(
             Membership.objects.filter(pk__in=found.values()).delete()
             for email in chunk:
                 (result.removed if email in found else result.unchanged).append(email)
-        emit("member_removed", mailing_list=mlist, emails=result.removed, role=role, bulk=True)
+        emit("member_removed", mailing_list=mlist, emails=result.removed, role=role)
     return result
 
 
@@ -390,6 +378,27 @@ def verify_address(email: str, user: AbstractBaseUser | None = None) -> Address:
     if fields:
         address.save(update_fields=fields)
     return address
+
+
+def _parse_lines(lines: Iterable[str], result: BulkResult) -> tuple[dict[str, str], list[str]]:
+    """Parse bulk input: email -> display name in input order, and the emails
+    given again; invalid lines go to `result.invalid` by line number.
+    Blank lines and # comments are skipped."""
+    entries: dict[str, str] = {}
+    repeated: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            email, display_name = parse_address(line)
+        except InvalidAddress as exc:
+            result.invalid.append((number, line.rstrip("\n"), exc.reason))
+            continue
+        if email in entries:
+            repeated.append(email)
+        else:
+            entries[email] = display_name
+    return entries, repeated
 
 
 def _ensure_addresses(entries: list[tuple[str, str]]) -> dict[str, int]:

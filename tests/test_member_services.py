@@ -159,7 +159,7 @@ def test_events_are_sent_after_commit_only(mlist, django_capture_on_commit_callb
     received = []
 
     def on_added(sender, **payload):
-        received.append(payload["membership"].address.email)
+        received.extend(payload["emails"])
 
     events.member_added.connect(on_added)
     try:
