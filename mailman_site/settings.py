@@ -123,6 +123,9 @@ def database_from_url(url: str) -> dict:
             "transaction_mode": "IMMEDIATE",
             "timeout": 30,
         }
+        # Tests get a file too: an in-memory database is shared between threads
+        # with table locks, unlike the WAL file the site runs on.
+        config["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
     return config
 
 

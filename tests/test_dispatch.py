@@ -226,10 +226,6 @@ def test_hostile_messages_are_posted_without_a_crash(mlist, raw):
     assert inbound.status == InboundStatus.ACCEPTED, inbound.error
 
 
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="the in-memory SQLite test database locks whole tables across threads; production SQLite queues writers",
-)
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_workers_process_each_message_once_and_number_posts_without_gaps(mlist, member):
     inbound_ids = [receive(mlist, compose(subject=f"post {n}")).pk for n in range(4)]
