@@ -70,6 +70,12 @@ class Membership(models.Model):
     )
     subscribed_at = models.DateTimeField(_("subscribed"), auto_now_add=True)
 
+    # The member's preferences (Mailman's, with its defaults).
+    receive_own_postings = models.BooleanField(_("receive own posts"), default=True)
+    receive_list_copy = models.BooleanField(_("receive a copy when also addressed directly"), default=True)
+    acknowledge_posts = models.BooleanField(_("acknowledge posts"), default=False)
+    hide_address = models.BooleanField(_("hide address from the roster"), default=True)
+
     class Meta:
         ordering = ["mailing_list", "role", "address__email"]
         constraints = [

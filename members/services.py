@@ -219,20 +219,26 @@ UPDATABLE = {
     "delivery_status": DeliveryStatus,
     "moderation_action": Action,
 }
+PREFERENCES = {"receive_own_postings", "receive_list_copy", "acknowledge_posts", "hide_address"}
 
 
 @transaction.atomic
 def update_membership(membership: Membership, **changes: Any) -> Membership:
-    """Change role, delivery mode, delivery status or moderation action.
+    """Change role, delivery mode, delivery status, moderation action or the
+    member's yes/no preferences (PREFERENCES).
 
     All or nothing: raises InvalidMembershipChange, or AlreadySubscribed
     when the new role is one the address already holds on the list.
     """
-    errors = {name: ["Unknown or read-only field."] for name in changes if name not in UPDATABLE}
+    errors = {}
     for name, value in changes.items():
-        if name in UPDATABLE and not (name == "moderation_action" and value in ("", None)):
-            if value not in UPDATABLE[name].values:
-                errors[name] = [f"Must be one of: {', '.join(UPDATABLE[name].values)}."]
+        if name in PREFERENCES:
+            if not isinstance(value, bool):
+                errors[name] = ["Must be true or false."]
+        elif name not in UPDATABLE:
+            errors[name] = ["Unknown or read-only field."]
+        elif not (name == "moderation_action" and value in ("", None)) and value not in UPDATABLE[name].values:
+            errors[name] = [f"Must be one of: {', '.join(UPDATABLE[name].values)}."]
     if errors:
         raise InvalidMembershipChange(errors)
     for name, value in changes.items():

@@ -171,3 +171,18 @@ def test_events_are_sent_after_commit_only(mlist, django_capture_on_commit_callb
         assert received == ["ann@example.com"]
     finally:
         events.member_added.disconnect(on_added)
+
+
+def test_member_preferences_are_yes_or_no(mlist):
+    membership = subscribe(mlist, "ann@example.com")
+    assert (membership.receive_own_postings, membership.acknowledge_posts, membership.hide_address) == (
+        True,
+        False,
+        True,
+    )
+    update_membership(membership, acknowledge_posts=True, hide_address=False)
+    membership.refresh_from_db()
+    assert (membership.acknowledge_posts, membership.hide_address) == (True, False)
+    with pytest.raises(InvalidMembershipChange) as caught:
+        update_membership(membership, receive_own_postings="yes")
+    assert set(caught.value.errors) == {"receive_own_postings"}
