@@ -4,7 +4,9 @@ Field names and choices follow GNU Mailman 3's list settings where the
 meaning is the same, so that importing a Mailman list is a mapping.
 """
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -140,6 +142,11 @@ class MailingList(models.Model):
     send_goodbye_message = models.BooleanField(default=True)
     admin_immed_notify = models.BooleanField(default=True)
     admin_notify_mchanges = models.BooleanField(default=False)
+    # Mailman's pending_request_life, per list: how long a confirmation or
+    # invitation token stays valid.
+    confirmation_expiry_days = models.PositiveSmallIntegerField(
+        _("confirmations expire after (days)"), default=3, validators=[MinValueValidator(1), MaxValueValidator(60)]
+    )
 
     # Archive
     archive_policy = models.CharField(max_length=16, choices=ArchivePolicy.choices, default=ArchivePolicy.PUBLIC)
@@ -182,3 +189,40 @@ class MailingList(models.Model):
     def subaddress(self, name: str) -> str:
         """An address such as list-request@domain."""
         return f"{self.list_name}-{name}@{self.domain.mail_host}"
+
+
+class TemplateName(models.TextChoices):
+    """The mails a list sends that its owners may reword, by Mailman's template names."""
+
+    WELCOME = "list:user:notice:welcome", _("welcome message")
+    GOODBYE = "list:user:notice:goodbye", _("goodbye message")
+    CONFIRM_SUBSCRIBE = "list:user:action:subscribe", _("subscription confirmation request")
+    CONFIRM_UNSUBSCRIBE = "list:user:action:unsubscribe", _("unsubscription confirmation request")
+    INVITATION = "list:user:action:invite", _("invitation")
+    REQUEST_NOTICE = "list:admin:action:subscribe", _("notice to owners of a subscription request")
+    REQUEST_REFUSED = "list:user:notice:refuse", _("subscription request rejected")
+
+
+class ListTemplate(models.Model):
+    """An owner's wording of one of a list's mails, or with no list the
+    site's. Text with Mailman's $placeholders ($display_name, $user_email,
+    ...); mails without one use the default under members/templates/members/mail/."""
+
+    mailing_list = models.ForeignKey(
+        MailingList, null=True, blank=True, on_delete=models.CASCADE, related_name="templates"
+    )
+    name = models.CharField(max_length=64, choices=TemplateName.choices)
+    text = models.TextField(_("text"))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["mailing_list", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["mailing_list", "name"], name="unique_list_template"),
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(mailing_list__isnull=True), name="unique_site_template"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.mailing_list or _('site default')})"

@@ -9,6 +9,9 @@ Webhooks and plugins connect to these signals. Payloads (keyword arguments):
 - member_added, member_removed, member_changed: mailing_list, emails (a list,
   one or many for bulk changes), role (member_changed also changed)
 - message_posted: post; message_held, held_message_decided: held
+- subscription_requested: mailing_list, request (a members SubscriptionRequest
+  awaiting an owner's approval), email; subscription_request_decided:
+  mailing_list, request (status approved or rejected), email
 """
 
 from django.db import transaction
@@ -23,6 +26,8 @@ member_changed = Signal()
 message_posted = Signal()
 message_held = Signal()
 held_message_decided = Signal()
+subscription_requested = Signal()
+subscription_request_decided = Signal()
 
 CATALOGUE: dict[str, Signal] = {
     "list_created": list_created,
@@ -34,6 +39,8 @@ CATALOGUE: dict[str, Signal] = {
     "message_posted": message_posted,
     "message_held": message_held,
     "held_message_decided": held_message_decided,
+    "subscription_requested": subscription_requested,
+    "subscription_request_decided": subscription_request_decided,
 }
 
 

@@ -119,3 +119,73 @@ class Ban(models.Model):
         if self.is_pattern:
             return re.match(self.email, email, re.IGNORECASE) is not None
         return self.email == email.lower()
+
+
+class TokenAction(models.TextChoices):
+    """What confirming a token does."""
+
+    SUBSCRIBE = "subscribe", _("subscribe")
+    UNSUBSCRIBE = "unsubscribe", _("unsubscribe")
+    INVITATION = "invitation", _("accept an invitation")
+
+
+class ConfirmationToken(models.Model):
+    """A pending confirmation: one random, single-use token for one action by
+    one address on one list. Only the token's SHA-256 is stored, so the
+    table gives nobody a token to use (see members.tokens)."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    mailing_list = models.ForeignKey(MailingList, on_delete=models.CASCADE, related_name="confirmation_tokens")
+    email = models.CharField(_("email"), max_length=254)
+    action = models.CharField(max_length=16, choices=TokenAction.choices)
+    # What the request asked for, carried to the confirmation: display_name,
+    # pre_approved, send_welcome, send_goodbye, via, inviter.
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["mailing_list", "email", "action"], name="token_owner_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.email} on {self.mailing_list}"
+
+
+class RequestStatus(models.TextChoices):
+    PENDING = "pending", _("pending")
+    APPROVED = "approved", _("approved")
+    REJECTED = "rejected", _("rejected")
+
+
+class SubscriptionRequest(models.Model):
+    """A subscription waiting for an owner's or moderator's approval."""
+
+    mailing_list = models.ForeignKey(MailingList, on_delete=models.CASCADE, related_name="subscription_requests")
+    email = models.CharField(_("email"), max_length=254)
+    display_name = models.CharField(_("display name"), max_length=255, blank=True)
+    via = models.CharField(max_length=16, blank=True)
+    send_welcome = models.BooleanField(default=True)
+    requested_at = models.DateTimeField(_("requested"), auto_now_add=True, db_index=True)
+    status = models.CharField(max_length=16, choices=RequestStatus.choices, default=RequestStatus.PENDING)
+    # A deferred request stays pending; this says someone looked at it.
+    deferred_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decision_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["requested_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mailing_list", "email"],
+                condition=Q(status="pending"),
+                name="unique_pending_subscription_request",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} asks to join {self.mailing_list} ({self.status})"
