@@ -17,7 +17,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from lists.models import Domain, MailingList
+from lists.models import Domain, ListTemplate, MailingList
 from lists.services import (
     NOT_CONFIGURABLE,
     DomainAlreadyExists,
@@ -29,6 +29,7 @@ from lists.services import (
     create_list,
     delete_domain,
     delete_list,
+    set_template,
     update_domain,
 )
 from mailman_site.service_admin import ServiceModelAdmin, adopt
@@ -333,3 +334,22 @@ class MailingListAdmin(ServiceModelAdmin):
         for queryset in collector.fast_deletes:
             counts[str(queryset.model._meta.verbose_name_plural)] += queryset.count()
         return [str(mlist) for mlist in objs], dict(counts), set(), []
+
+
+@admin.register(ListTemplate)
+class ListTemplateAdmin(ServiceModelAdmin):
+    list_display = ["name", "mailing_list", "updated_at"]
+    list_filter = ["name", "mailing_list"]
+    search_fields = ["text", "mailing_list__list_name"]
+    list_select_related = ["mailing_list__domain"]
+    raw_id_fields = ["mailing_list"]
+
+    def save_model(self, request: HttpRequest, obj: ListTemplate, form: forms.ModelForm, change: bool) -> None:
+        adopt(obj, set_template(obj.mailing_list, obj.name, obj.text))
+
+    def delete_model(self, request: HttpRequest, obj: ListTemplate) -> None:
+        set_template(obj.mailing_list, obj.name, "")
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for template in queryset:
+            self.delete_model(request, template)

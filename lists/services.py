@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
-from lists.models import Domain, MailingList
+from lists.models import Domain, ListTemplate, MailingList, TemplateName
 from mailman_site.events import emit
 
 
@@ -216,3 +216,18 @@ def delete_domain(domain: Domain) -> None:
         domain.delete()
     except ProtectedError:
         raise DomainHasLists(domain.mail_host) from None
+
+
+@transaction.atomic
+def set_template(mlist: MailingList | None, name: str, text: str) -> ListTemplate:
+    """An owner's wording of one of the list's mails (site-wide when `mlist`
+    is None); empty text goes back to the default."""
+    from lists.models import ListTemplate
+
+    if name not in TemplateName.values:
+        raise InvalidSetting({"name": [f"Unknown template: {name!r}."]})
+    if not text.strip():
+        ListTemplate.objects.filter(mailing_list=mlist, name=name).delete()
+        return ListTemplate(mailing_list=mlist, name=name, text="")
+    template, _ = ListTemplate.objects.update_or_create(mailing_list=mlist, name=name, defaults={"text": text})
+    return template

@@ -22,9 +22,13 @@ class PeriodicJob:
 
 
 def default_jobs() -> list[PeriodicJob]:
+    from members.tokens import purge
     from messages.sweeper import sweep
 
-    return [PeriodicJob("sweep", settings.SWEEP_INTERVAL, sweep)]
+    return [
+        PeriodicJob("sweep", settings.SWEEP_INTERVAL, sweep),
+        PeriodicJob("purge-expired-tokens", 3600.0, purge),
+    ]
 
 
 def run_jobs(jobs: list[PeriodicJob], stop: threading.Event) -> None:

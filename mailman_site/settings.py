@@ -138,6 +138,21 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 BROKER_URL = os.environ.get("BROKER_URL", "")
 
 
+# Cache (rate limits, allauth's login counters): CACHE_URL redis://...; empty
+# means each process counts on its own, which is right for one process only.
+def cache_from_url(url: str) -> dict:
+    scheme = urlsplit(url).scheme
+    if not url:
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    if scheme in {"redis", "rediss"}:
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    raise ValueError(f"CACHE_URL: unknown scheme {scheme!r} (use redis:// or leave it empty)")
+
+
+CACHE_URL = os.environ.get("CACHE_URL", "")
+CACHES = {"default": cache_from_url(CACHE_URL)}
+
+
 # Search: SEARCH_URL, whoosh:///path (default var/whoosh) or
 # elasticsearch://host:port/index.
 def haystack_from_url(url: str) -> dict:

@@ -12,13 +12,15 @@ from django.utils.translation import ngettext
 
 from lists.models import MailingList
 from mailman_site.service_admin import ServiceModelAdmin, adopt
-from members.models import Address, Ban, Membership
+from members import workflows
+from members.models import Address, Ban, ConfirmationToken, Membership, RequestStatus, SubscriptionRequest
 from members.services import (
     UPDATABLE,
     AlreadySubscribed,
     BannedAddress,
     InvalidAddress,
     InvalidBan,
+    MembershipError,
     ban,
     delete_address,
     get_or_create_address,
@@ -232,3 +234,54 @@ class BanAdmin(ServiceModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         for row in queryset:
             unban(row.mailing_list, row.email)
+
+
+class ReadOnlyModelAdmin(admin.ModelAdmin):
+    """Rows that only their workflow writes; the admin looks and acts through it."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(SubscriptionRequest)
+class SubscriptionRequestAdmin(ReadOnlyModelAdmin):
+    list_display = ["requested_at", "mailing_list", "email", "display_name", "via", "status", "deferred_at"]
+    list_filter = ["status", "via", "mailing_list"]
+    search_fields = ["email", "display_name"]
+    list_select_related = ["mailing_list__domain"]
+    actions = ["approve", "reject", "defer"]
+
+    def decide(self, request: HttpRequest, queryset: QuerySet, decision) -> None:
+        done = 0
+        for pending in queryset.filter(status=RequestStatus.PENDING):
+            try:
+                decision(pending, request.user)
+                done += 1
+            except MembershipError as exc:
+                self.message_user(request, f"{pending.email}: {exc}", messages.ERROR)
+        self.message_user(request, ngettext("%d request decided.", "%d requests decided.", done) % done)
+
+    @admin.action(description=_("Approve the selected requests"))
+    def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.decide(request, queryset, workflows.approve_request)
+
+    @admin.action(description=_("Reject the selected requests"))
+    def reject(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.decide(request, queryset, workflows.reject_request)
+
+    @admin.action(description=_("Defer the selected requests"))
+    def defer(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.decide(request, queryset, workflows.defer_request)
+
+
+@admin.register(ConfirmationToken)
+class ConfirmationTokenAdmin(ReadOnlyModelAdmin):
+    # Only the token's hash is stored; nothing here can be used to confirm.
+    list_display = ["created_at", "mailing_list", "email", "action", "expires_at", "used_at"]
+    list_filter = ["action", "mailing_list"]
+    search_fields = ["email"]
+    exclude = ["digest"]
+    list_select_related = ["mailing_list__domain"]

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from lists.models import Domain, MailingList
-from lists.services import create_list
+from lists.services import configure_list, create_list
 from mailman_site import events
 from members.models import Address, Ban, Membership, Role
 from members.services import ban, get_or_create_address, subscribe
@@ -472,3 +472,29 @@ def test_address_marked_verified_by_the_action(admin_client, mlist):
     admin_client.post(url, {"action": "mark_verified", "_selected_action": [address.pk]})
     address.refresh_from_db()
     assert address.verified
+
+
+def test_owners_wording_of_a_mail_is_saved_through_the_service(admin_client, mlist):
+    from lists.models import ListTemplate, TemplateName
+
+    name = TemplateName.values[0]
+    response = admin_client.post(
+        admin_url(ListTemplate, "add"), {"mailing_list": mlist.pk, "name": name, "text": "Hello $display_name"}
+    )
+    assert response.status_code == 302
+    assert ListTemplate.objects.get(mailing_list=mlist, name=name).text == "Hello $display_name"
+
+
+def test_pending_subscription_requests_are_approved_in_admin(admin_client, mlist):
+    from members.models import RequestStatus, SubscriptionRequest
+    from members.workflows import request_subscription
+
+    configure_list(mlist, subscription_policy="moderate")
+    request_subscription(mlist, "joiner@example.net", pre_verified=True)
+    pending = SubscriptionRequest.objects.get()
+    admin_client.post(
+        admin_url(SubscriptionRequest, "changelist"), {"action": "approve", "_selected_action": [pending.pk]}
+    )
+    pending.refresh_from_db()
+    assert pending.status == RequestStatus.APPROVED
+    assert Membership.objects.filter(address__email="joiner@example.net", role="member").exists()

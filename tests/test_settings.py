@@ -2,7 +2,7 @@
 
 import pytest
 
-from mailman_site.settings import database_from_url, haystack_from_url, smtp_from_url
+from mailman_site.settings import cache_from_url, database_from_url, haystack_from_url, smtp_from_url
 
 
 def test_sqlite_gets_wal_and_a_busy_timeout():
@@ -54,3 +54,13 @@ def test_smtp_url_carries_tls_and_credentials():
 def test_unknown_smtp_scheme_is_a_clear_error():
     with pytest.raises(ValueError, match="SMTP_URL"):
         smtp_from_url("ftp://x")
+
+
+def test_cache_url_chooses_a_shared_cache():
+    assert cache_from_url("")["BACKEND"].endswith("LocMemCache")
+    assert cache_from_url("redis://127.0.0.1:6379/2") == {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:6379/2",
+    }
+    with pytest.raises(ValueError, match="CACHE_URL"):
+        cache_from_url("memcached://x")
