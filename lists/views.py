@@ -7,6 +7,7 @@ from django.utils.translation import gettext
 
 from lists.models import MailingList
 from lists.services import UnknownList, get_list
+from members.forms import AddressForm
 
 # The longest list name (see lists.services.LIST_NAME) plus the dot after it.
 MAX_NAME_AND_DOT = 65
@@ -21,7 +22,13 @@ def list_index(request: HttpRequest) -> HttpResponse:
 
 def list_info(request: HttpRequest, identifier: str) -> HttpResponse:
     mlist = find_list(identifier)
-    context = {"mlist": mlist, "join_address": mlist.subaddress("join"), "owner_address": mlist.subaddress("owner")}
+    context = {
+        "mlist": mlist,
+        "join_address": mlist.subaddress("join"),
+        "owner_address": mlist.subaddress("owner"),
+        "subscribe_form": AddressForm(auto_id="subscribe_%s"),
+        "unsubscribe_form": AddressForm(auto_id="unsubscribe_%s"),
+    }
     return render(request, "lists/list_info.html", context)
 
 
