@@ -25,7 +25,7 @@ from api.permissions import (
 )
 from lists.api import LIST_ID, find_list
 from lists.models import Action, MailingList
-from members import services
+from members import services, workflows
 from members.models import Address, DeliveryMode, DeliveryStatus, Membership, Role
 
 
@@ -56,6 +56,16 @@ class MembershipCreateSerializer(RejectUnknownFields, serializers.Serializer):
     display_name = serializers.CharField(max_length=255, allow_blank=True, default="")
     role = serializers.ChoiceField(Role.choices, default=Role.MEMBER)
     delivery_mode = serializers.ChoiceField(DeliveryMode.choices, required=False)
+    # Mailman's REST API: a trusted caller vouches for what it already did.
+    pre_verified = serializers.BooleanField(default=True, help_text="The caller verified the address.")
+    pre_confirmed = serializers.BooleanField(default=True, help_text="The person asked to join.")
+    pre_approved = serializers.BooleanField(default=True, help_text="An owner approved.")
+
+
+class SubscriptionRequestSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text="confirmation_sent, pending_approval, banned, already_pending, ...")
+    email = serializers.CharField()
+    token = serializers.CharField(help_text="The confirmation token mailed, for trusted callers (as Mailman).")
 
 
 class MembershipUpdateSerializer(RejectUnknownFields, serializers.Serializer):
@@ -151,12 +161,22 @@ class ListMembershipViewSet(MembershipViewSet):
             raise PermissionDenied(_("Only owners and moderators of this list may read its roster."))
         return super().list(request)
 
-    @extend_schema(request=MembershipCreateSerializer, responses={201: MembershipSerializer})
+    @extend_schema(
+        request=MembershipCreateSerializer, responses={201: MembershipSerializer, 202: SubscriptionRequestSerializer}
+    )
     def create(self, request: Request, **kwargs: str) -> Response:
-        """Add an address to the list now, with any role; for the list's owners and site admins."""
+        """Add an address to the list, for the list's owners and site admins: at once (201), or, for a
+        member when any pre_* is false, through the list's subscription workflow (202)."""
         if not can_manage_list(request.user, self.mailing_list):
             raise PermissionDenied(_("Only owners of this list may add members."))
         data = validated_data(MembershipCreateSerializer, request.data)
+        vouched = {name: data.pop(name) for name in ("pre_verified", "pre_confirmed", "pre_approved")}
+        if data["role"] == Role.MEMBER and not all(vouched.values()):
+            result = workflows.request_subscription(
+                self.mailing_list, data["email"], display_name=data["display_name"], via="api", **vouched
+            )
+            body = {"status": result.status, "email": result.email, "token": result.token}
+            return Response(SubscriptionRequestSerializer(body).data, status=status.HTTP_202_ACCEPTED)
         membership = services.subscribe(self.mailing_list, data.pop("email"), **data)
         return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 

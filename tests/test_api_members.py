@@ -6,6 +6,8 @@ from members.services import ban, link_address, subscribe
 from tests.api_callers import API, client_for, make_moderator
 from tests.conftest import make_user
 
+pytest_plugins = ["tests.mail_fixtures", "tests.workflow_fixtures"]
+
 ROSTER = f"{API}/lists/ant.example.com/members/"
 
 
@@ -212,3 +214,42 @@ def test_a_role_held_through_an_unverified_address_grants_nothing(unverified_own
     client = client_for(unverified_owner)
     assert client.get(ROSTER).status_code == 403
     assert client.get(f"{API}/lists/ant.example.com/config/").status_code == 403
+
+
+def test_a_banned_address_is_refused_by_the_workflow_and_the_owner_told(owner, mlist):
+    from members.models import ConfirmationToken
+    from members.services import ban
+
+    ban(mlist, "spammer@example.net")
+    response = client_for(owner).post(
+        f"{API}/lists/ant.example.com/members/", {"email": "spammer@example.net", "pre_confirmed": False}
+    )
+    assert response.status_code == 202
+    assert response.json()["status"] == "banned"
+    assert not ConfirmationToken.objects.exists()
+
+
+def test_unconfirmed_subscription_mails_a_token_that_makes_a_member(owner, mlist, smtp_sink):
+    from members.workflows import confirm
+
+    response = client_for(owner).post(
+        f"{API}/lists/ant.example.com/members/", {"email": "joiner@example.net", "pre_verified": False}
+    )
+    assert response.status_code == 202
+    body = response.json()
+    assert body["status"] == "confirmation_sent"
+    (mail,) = smtp_sink.to("joiner@example.net")
+    assert body["token"] in str(mail.message["Subject"])
+    confirm(body["token"], mlist=mlist)
+    assert Membership.objects.filter(address__email="joiner@example.net", role="member").exists()
+
+
+def test_mail_server_down_is_503_and_nothing_is_written(owner, mlist, smtp_down):
+    from members.models import ConfirmationToken
+
+    response = client_for(owner).post(
+        f"{API}/lists/ant.example.com/members/", {"email": "joiner@example.net", "pre_verified": False}
+    )
+    assert response.status_code == 503
+    assert "message" in response.json()
+    assert not ConfirmationToken.objects.exists()

@@ -69,6 +69,8 @@ def site_admin_key(site_admin, mlist) -> str:
     return create_api_key(site_admin, name="fuzz", scope="read-write")[1]
 
 
+pytest_plugins = ["tests.mail_fixtures"]
+
 # Loaded when the module is collected: serving the schema touches no database.
 fuzzed = schemathesis.openapi.from_wsgi(f"{API}/schema/", application)
 fuzzed.config.generation.update(max_examples=25)
@@ -93,6 +95,7 @@ def wsgi_keeps_test_connection():
 
 @fuzzed.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
-def test_generated_requests_never_get_a_server_error(case, site_admin_key, wsgi_keeps_test_connection):
+def test_generated_requests_never_get_a_server_error(case, site_admin_key, wsgi_keeps_test_connection, smtp_sink):
+    # smtp_sink: the confirmation mails of generated subscriptions reach a real SMTP server.
     response = case.call(headers={"Authorization": f"Api-Key {site_admin_key}"})
     case.validate_response(response, checks=[not_a_server_error])
