@@ -90,7 +90,9 @@ def enqueue_post(post: Post) -> int:
     size = settings.DELIVERY_BATCH_SIZE
     chunks = [emails[start : start + size] for start in range(0, len(emails), size)]
     now = timezone.now()
-    with transaction.atomic():
+    # No savepoint: inside the caller's transaction a failure here fails the
+    # whole acceptance anyway, and a savepoint costs two round trips.
+    with transaction.atomic(savepoint=False):
         batches = DeliveryBatch.objects.bulk_create(
             DeliveryBatch(post=post, recipients="\n".join(chunk), recipient_count=len(chunk), next_attempt_at=now)
             for chunk in chunks
@@ -138,21 +140,18 @@ def claim_batch(batch_id: int) -> DeliveryBatch | None:
     wins. The returned batch's `claimed_until` is the claim's token."""
     now = timezone.now()
     until = now + timedelta(seconds=settings.DELIVERY_CLAIM_SECONDS)
-    batches = DeliveryBatch.objects.select_related("post__mailing_list__domain")
+    due = DeliveryBatch.objects.filter(due_batches(now), pk=batch_id)
+    claim = dict(status=BatchStatus.CLAIMED, claimed_until=until, attempts=F("attempts") + 1, updated_at=now)
     if connection.features.has_select_for_update_skip_locked:
+        # One UPDATE over the row SKIP LOCKED finds: a claimer never waits
+        # for another's transaction, it finds the batch taken and moves on.
         with transaction.atomic():
-            batch = batches.select_for_update(skip_locked=True, of=("self",)).filter(due_batches(now), pk=batch_id)
-            batch = batch.first()
-            if batch is None:
-                return None
-            batch.status, batch.claimed_until, batch.attempts = BatchStatus.CLAIMED, until, batch.attempts + 1
-            batch.save(update_fields=["status", "claimed_until", "attempts", "updated_at"])
-            return batch
-    # SQLite takes one writer at a time, so a conditional UPDATE is atomic.
-    claimed = DeliveryBatch.objects.filter(due_batches(now), pk=batch_id).update(
-        status=BatchStatus.CLAIMED, claimed_until=until, attempts=F("attempts") + 1, updated_at=now
-    )
-    return batches.get(pk=batch_id) if claimed else None
+            locked = due.order_by().select_for_update(skip_locked=True).values("pk")
+            claimed = DeliveryBatch.objects.filter(pk__in=locked).update(**claim)
+    else:
+        # SQLite takes one writer at a time, so a conditional UPDATE is atomic.
+        claimed = due.update(**claim)
+    return DeliveryBatch.objects.select_related("post__mailing_list__domain").get(pk=batch_id) if claimed else None
 
 
 class Claim:

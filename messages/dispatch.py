@@ -154,8 +154,10 @@ def process_post(inbound: InboundMessage, *, approved: bool = False) -> PostStat
 
 def accept(inbound: InboundMessage, mlist: MailingList, msg: EmailMessage, state: PostState) -> None:
     with transaction.atomic():
-        run_handlers(mlist, msg, state)
+        # Marked first: from the post number on (to-archive) the list's row
+        # stays locked until the commit and other posts to the list wait.
         finish(inbound, InboundStatus.ACCEPTED)
+        run_handlers(mlist, msg, state)
 
 
 def hold(inbound: InboundMessage, mlist: MailingList, msg: EmailMessage, state: PostState) -> None:

@@ -49,6 +49,7 @@ def store_inbound(mail_from: str, recipients: Sequence[Recipient], raw: bytes) -
     rows = []
     with transaction.atomic():
         _take_turns_on(digest)
+        stored = _stored_for(recipients, message_id, digest)
         for recipient in recipients:
             row = InboundMessage(
                 mailing_list=recipient.mailing_list,
@@ -61,8 +62,10 @@ def store_inbound(mail_from: str, recipients: Sequence[Recipient], raw: bytes) -
                 message_id=message_id,
                 digest=digest,
             )
-            if _is_repeat(row):
+            key = (row.mailing_list_id, row.destination, row.subaddress_argument)
+            if key in stored:
                 row.status = InboundStatus.DUPLICATE
+            stored.add(key)
             row.save()
             if row.status == InboundStatus.QUEUED:
                 transaction.on_commit(partial(_queue_for_processing, row.pk))
@@ -94,14 +97,16 @@ def db_text(value: str, max_length: int = TEXT_LIMIT) -> str:
     return data.decode("utf-8", "replace").replace("\x00", "")[:max_length]
 
 
-def _is_repeat(row: InboundMessage) -> bool:
-    return InboundMessage.objects.filter(
-        mailing_list=row.mailing_list,
-        destination=row.destination,
-        subaddress_argument=row.subaddress_argument,
-        message_id=row.message_id,
-        digest=row.digest,
-    ).exists()
+def _stored_for(recipients: Sequence[Recipient], message_id: str, digest: str) -> set[tuple[int, str, str]]:
+    """(list, destination, argument) of each row already stored with this
+    Message-ID and digest for the recipients' lists: one query for all."""
+    return set(
+        InboundMessage.objects.filter(
+            mailing_list__in={recipient.mailing_list.pk for recipient in recipients},
+            message_id=message_id,
+            digest=digest,
+        ).values_list("mailing_list_id", "destination", "subaddress_argument")
+    )
 
 
 def _take_turns_on(digest: str) -> None:

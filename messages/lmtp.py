@@ -15,6 +15,7 @@ import logging
 import queue
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -84,6 +85,39 @@ class DatabaseThreads:
             connections.close_all()
 
 
+class RecipientCache:
+    """The list addresses resolved in the last few seconds, so that a busy
+    receiver asks the database about an address once in `ttl` seconds rather
+    than at every RCPT.
+
+    Only addresses that resolved are kept: a new list is known at once. A
+    list deleted meanwhile is still noticed: its message cannot be stored
+    (the row's list no longer exists), so the MTA gets 451 and its retry the
+    550. A database error empties the cache, so that while the database is
+    down every RCPT gets 451 rather than mail that cannot be stored.
+    """
+
+    def __init__(self, ttl: float = 10.0, size: int = 1000):
+        self.ttl = ttl
+        self.size = size
+        self._entries: dict[str, tuple[float, Recipient]] = {}
+
+    def get(self, address: str) -> Recipient | None:
+        entry = self._entries.get(address)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, address: str, recipient: Recipient) -> None:
+        if len(self._entries) >= self.size:
+            # Dicts keep insertion order: the oldest entry goes first.
+            del self._entries[next(iter(self._entries))]
+        self._entries[address] = (time.monotonic() + self.ttl, recipient)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
 class InboundEnvelope(Envelope):
     """aiosmtpd's envelope, with each accepted RCPT TO already resolved."""
 
@@ -97,6 +131,7 @@ class InboundHandler:
 
     def __init__(self, database: DatabaseThreads):
         self.database = database
+        self.recipients = RecipientCache()
         # Deliveries being stored now; a graceful stop waits for them.
         self.storing = 0
 
@@ -110,13 +145,17 @@ class InboundHandler:
     async def handle_RCPT(
         self, server: "LMTPChannel", session: Session, envelope: InboundEnvelope, address: str, rcpt_options: list
     ) -> str:
-        try:
-            recipient = await self.database.run(resolve_recipient, address)
-        except UnknownRecipient:
-            return f"550 5.1.1 <{printable(address)}>: no such list or list address"
-        except Exception:
-            logger.exception("Could not look up recipient %s; answered 451", printable(address))
-            return TEMPORARY_FAILURE
+        recipient = self.recipients.get(address)
+        if recipient is None:
+            try:
+                recipient = await self.database.run(resolve_recipient, address)
+            except UnknownRecipient:
+                return f"550 5.1.1 <{printable(address)}>: no such list or list address"
+            except Exception:
+                self.recipients.clear()
+                logger.exception("Could not look up recipient %s; answered 451", printable(address))
+                return TEMPORARY_FAILURE
+            self.recipients.put(address, recipient)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         envelope.recipients.append(recipient)
@@ -131,6 +170,7 @@ class InboundHandler:
         try:
             rows = await self.database.run(store_inbound, mail_from, envelope.recipients, raw)
         except Exception:
+            self.recipients.clear()
             logger.exception(
                 "Could not store a message from %s (%d bytes) for %s; answered 451",
                 printable(mail_from) or "<>",

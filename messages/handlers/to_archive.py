@@ -18,13 +18,17 @@ class ToArchive(Handler):
     description = gettext_lazy("Store the post for the archive and for delivery.")
 
     def process(self, mlist, msg, state):
-        state.post = Post.objects.create(
+        post = Post(
             mailing_list=mlist,
             inbound_id=state.inbound_id,
-            sequence=post_number(mlist, state),
             message_id=header_text(msg, "Message-ID")[:998],
             sender=state.sender[:998],
             subject=header_text(msg, "Subject"),
             raw=message_bytes(msg),
         )
+        # The number last: taking it locks the list's row until the commit,
+        # and every other post to the list waits for that.
+        post.sequence = post_number(mlist, state)
+        post.save(force_insert=True)
+        state.post = post
         emit("message_posted", post=state.post)
