@@ -4,7 +4,7 @@ Field names and choices follow GNU Mailman 3's list settings where the
 meaning is the same, so that importing a Mailman list is a mapping.
 """
 
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -201,18 +201,39 @@ class TemplateName(models.TextChoices):
     INVITATION = "list:user:action:invite", _("invitation")
     REQUEST_NOTICE = "list:admin:action:subscribe", _("notice to owners of a subscription request")
     REQUEST_REFUSED = "list:user:notice:refuse", _("subscription request rejected")
+    # The decoration of posts (messages.footers).
+    REGULAR_HEADER = "list:member:regular:header", _("header of posts")
+    REGULAR_FOOTER = "list:member:regular:footer", _("footer of posts")
+    DIGEST_HEADER = "list:member:digest:header", _("header of digests")
+    DIGEST_FOOTER = "list:member:digest:footer", _("footer of digests")
+
+
+# Generous for any mail or footer, small enough that a footer cannot
+# multiply a post's size a thousandfold.
+TEMPLATE_MAX_LENGTH = 100_000
 
 
 class ListTemplate(models.Model):
-    """An owner's wording of one of a list's mails, or with no list the
-    site's. Text with Mailman's $placeholders ($display_name, $user_email,
-    ...); mails without one use the default under members/templates/members/mail/."""
+    """An owner's wording of one of a list's mails, or of the header and
+    footer of its posts; with no list the site's. Text with Mailman's
+    $placeholders ($display_name, $user_email, ...); an unknown $name stays
+    as written. Without one, mails use the default under
+    members/templates/members/mail/, and posts the built-in footer of
+    messages.footers."""
 
     mailing_list = models.ForeignKey(
         MailingList, null=True, blank=True, on_delete=models.CASCADE, related_name="templates"
     )
     name = models.CharField(max_length=64, choices=TemplateName.choices)
-    text = models.TextField(_("text"))
+    text = models.TextField(
+        _("text"),
+        validators=[MaxLengthValidator(TEMPLATE_MAX_LENGTH)],
+        help_text=_(
+            "Mailman's placeholders: $display_name, $listname, $list_id, $short_listname, $domain, "
+            "$description, $info, $info_url, $request_email, $owner_email; in the header and footer of a "
+            "personalized list also $user_email, $user_delivered_to and $user_unsubscribe_url."
+        ),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

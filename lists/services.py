@@ -218,16 +218,29 @@ def delete_domain(domain: Domain) -> None:
         raise DomainHasLists(domain.mail_host) from None
 
 
+# A blank header or footer is a choice (no footer at all); a blank mail is not.
+BLANK_ALLOWED = frozenset(
+    {TemplateName.REGULAR_HEADER, TemplateName.REGULAR_FOOTER, TemplateName.DIGEST_HEADER, TemplateName.DIGEST_FOOTER}
+)
+
+
 @transaction.atomic
 def set_template(mlist: MailingList | None, name: str, text: str) -> ListTemplate:
     """An owner's wording of one of the list's mails (site-wide when `mlist`
-    is None); empty text goes back to the default."""
-    from lists.models import ListTemplate
-
+    is None). Empty text goes back to the default; text of only blanks does
+    too, except for a header or footer, where it means none."""
     if name not in TemplateName.values:
         raise InvalidSetting({"name": [f"Unknown template: {name!r}."]})
-    if not text.strip():
+    if not text or (not text.strip() and name not in BLANK_ALLOWED):
         ListTemplate.objects.filter(mailing_list=mlist, name=name).delete()
         return ListTemplate(mailing_list=mlist, name=name, text="")
-    template, _ = ListTemplate.objects.update_or_create(mailing_list=mlist, name=name, defaults={"text": text})
+    template = ListTemplate.objects.filter(mailing_list=mlist, name=name).first() or ListTemplate(
+        mailing_list=mlist, name=name
+    )
+    template.text = text
+    try:
+        template.full_clean()
+    except ValidationError as exc:
+        raise InvalidSetting(exc.message_dict) from None
+    template.save()
     return template

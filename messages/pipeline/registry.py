@@ -41,7 +41,10 @@ class Rule:
     """A yes/no question about a post (Mailman's IRule).
 
     `check()` answers True when the rule hits and then appends a reason a
-    person can read to `state.reasons`. It must not change the database.
+    person can read to `state.reasons`. It must not change the database,
+    with one exception Mailman makes too: nonmember moderation records the
+    first post of an unknown sender as a nonmember, so owners can set an
+    action for that address.
     `on_hit` says where a hit leads the chain.
     """
 
