@@ -13,20 +13,21 @@ from urllib.parse import urlsplit
 
 import dramatiq
 from django.conf import settings
-from django.db import close_old_connections
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware
 
+from mailman_site.db_connections import job_finished, job_started
+
 
 class DatabaseConnections(Middleware):
-    """Give each message a healthy database connection and let it go after,
-    as Django does around a request."""
+    """Give each message a working database connection and let it go after,
+    as Django does around a request (see mailman_site.db_connections)."""
 
     def before_process_message(self, broker, message):
-        close_old_connections()
+        job_started()
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
-        close_old_connections()
+        job_finished()
 
     after_skip_message = after_process_message
 

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -26,11 +27,12 @@ from django.db.models import F, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from lists.models import MailingList, Personalization
-from members.models import DeliveryMode, DeliveryStatus, Membership, Role
+from lists.models import Domain, MailingList, Personalization
+from members.models import Address, DeliveryMode, DeliveryStatus, Membership, Role
 from messages import smtp_client
 from messages.models import BatchStatus, DeliveryBatch, Post
 from messages.personalize import Personalizer
+from messages.rows import Columns, insert_fields, insert_params, mark_saved
 from messages.smtp_client import Envelope, Reply, SMTPConnectError, TransactionResult, wire_data
 
 logger = logging.getLogger(__name__)
@@ -66,19 +68,38 @@ class ClaimLost(Exception):
 # Enqueue
 
 
-def recipient_snapshot(mlist: MailingList) -> list[str]:
+def recipient_snapshot(mlist: MailingList, sender: str = "") -> list[str]:
     """The addresses a post goes to now: enabled members on regular delivery,
-    grouped by domain so the MTA can batch per destination. One query."""
-    emails = list(
-        Membership.objects.filter(
-            mailing_list=mlist,
-            role=Role.MEMBER,
-            delivery_status=DeliveryStatus.ENABLED,
-            delivery_mode=DeliveryMode.REGULAR,
-        ).values_list("address__email", flat=True)
-    )
+    grouped by domain so the MTA can batch per destination. One query.
+
+    The member whose address is `sender` (the post's, lower-case) is left
+    out when they asked not to receive their own posts (Mailman's
+    receive_own_postings)."""
+    params = [mlist.pk, Role.MEMBER.value, DeliveryStatus.ENABLED.value, DeliveryMode.REGULAR.value]
+    if sender:
+        params += [False, sender]
+    # Every post asks this: SQL written once rather than compiled by the ORM each time.
+    with connection.cursor() as cursor:
+        cursor.execute(snapshot_sql(bool(sender)), params)
+        emails = [email for (email,) in cursor.fetchall()]
     emails.sort(key=lambda email: email.rpartition("@")[2])
     return emails
+
+
+@cache
+def snapshot_sql(leaving_out_sender: bool) -> str:
+    """recipient_snapshot's query. Parameters: the list's id, the member
+    role, enabled, regular; with `leaving_out_sender`, False and the sender."""
+    quote = connection.ops.quote_name
+    sql = (
+        f"SELECT address.{quote('email')} FROM {quote(Membership._meta.db_table)} membership"  # noqa: S608
+        f" JOIN {quote(Address._meta.db_table)} address ON address.id = membership.address_id"
+        " WHERE membership.mailing_list_id = %s AND membership.role = %s"
+        " AND membership.delivery_status = %s AND membership.delivery_mode = %s"
+    )
+    if leaving_out_sender:
+        sql += " AND NOT (membership.receive_own_postings = %s AND address.email = %s)"
+    return sql
 
 
 def enqueue_post(post: Post) -> int:
@@ -86,22 +107,50 @@ def enqueue_post(post: Post) -> int:
     once the caller's transaction commits, send one deliver_batch message per
     batch. Returns the number of recipients. Call it inside the transaction
     that accepts the post."""
-    emails = recipient_snapshot(post.mailing_list)
+    emails = recipient_snapshot(post.mailing_list, post.sender)
     size = settings.DELIVERY_BATCH_SIZE
-    chunks = [emails[start : start + size] for start in range(0, len(emails), size)]
     now = timezone.now()
-    # No savepoint: inside the caller's transaction a failure here fails the
-    # whole acceptance anyway, and a savepoint costs two round trips.
-    with transaction.atomic(savepoint=False):
-        batches = DeliveryBatch.objects.bulk_create(
-            DeliveryBatch(post=post, recipients="\n".join(chunk), recipient_count=len(chunk), next_attempt_at=now)
-            for chunk in chunks
-        )
-        post.recipient_count = len(emails)
-        post.save(update_fields=["recipient_count"])
+    batches = [
+        DeliveryBatch(post=post, recipients="\n".join(chunk), recipient_count=len(chunk), next_attempt_at=now)
+        for chunk in (emails[start : start + size] for start in range(0, len(emails), size))
+    ]
+    post.recipient_count = len(emails)
+    if connection.vendor == "postgresql":
+        batch_ids = store_batches_returning(post, batches)
+    else:
+        # No savepoint: inside the caller's transaction a failure here fails the
+        # whole acceptance anyway, and a savepoint costs two round trips.
+        with transaction.atomic(savepoint=False):
+            DeliveryBatch.objects.bulk_create(batches)
+            post.save(update_fields=["recipient_count"])
         batch_ids = [batch.pk for batch in batches]
-        transaction.on_commit(lambda: nudge(batch_ids))
+    transaction.on_commit(lambda: nudge(batch_ids))
     return len(emails)
+
+
+def store_batches_returning(post: Post, batches: list[DeliveryBatch]) -> list[int]:
+    """Insert `batches` and store the post's recipient count in one
+    statement; returns the batches' ids, in order."""
+    table = connection.ops.quote_name(DeliveryBatch._meta.db_table)
+    posts = connection.ops.quote_name(Post._meta.db_table)
+    count = f"UPDATE {posts} SET recipient_count = %s WHERE id = %s"  # noqa: S608
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        if not batches:
+            cursor.execute(count, [post.recipient_count, post.pk])
+            return []
+        fields = insert_fields(DeliveryBatch)
+        columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        cursor.execute(
+            f"WITH counted AS ({count}) INSERT INTO {table} ({columns}) VALUES "  # noqa: S608
+            + ", ".join([row] * len(batches))
+            + " RETURNING id",
+            [post.recipient_count, post.pk, *(value for batch in batches for value in insert_params(batch, fields))],
+        )
+        ids = [pk for (pk,) in cursor.fetchall()]
+    for batch, pk in zip(batches, ids, strict=True):
+        mark_saved(batch, pk)
+    return ids
 
 
 def nudge(batch_ids: list[int]) -> int:
@@ -137,14 +186,15 @@ def due_batches(now: datetime) -> Q:
 def claim_batch(batch_id: int) -> DeliveryBatch | None:
     """Claim batch `batch_id` for DELIVERY_CLAIM_SECONDS, or None when it is
     not due, done, or claimed by someone else. Atomic: of two claimers, one
-    wins. The returned batch's `claimed_until` is the claim's token."""
+    wins. The returned batch's `claimed_until` is the claim's token; its
+    post, list and domain come with it."""
     now = timezone.now()
     until = now + timedelta(seconds=settings.DELIVERY_CLAIM_SECONDS)
+    if connection.vendor == "postgresql":
+        return claim_batch_returning(batch_id, now, until)
     due = DeliveryBatch.objects.filter(due_batches(now), pk=batch_id)
     claim = dict(status=BatchStatus.CLAIMED, claimed_until=until, attempts=F("attempts") + 1, updated_at=now)
     if connection.features.has_select_for_update_skip_locked:
-        # One UPDATE over the row SKIP LOCKED finds: a claimer never waits
-        # for another's transaction, it finds the batch taken and moves on.
         with transaction.atomic():
             locked = due.order_by().select_for_update(skip_locked=True).values("pk")
             claimed = DeliveryBatch.objects.filter(pk__in=locked).update(**claim)
@@ -152,6 +202,56 @@ def claim_batch(batch_id: int) -> DeliveryBatch | None:
         # SQLite takes one writer at a time, so a conditional UPDATE is atomic.
         claimed = due.update(**claim)
     return DeliveryBatch.objects.select_related("post__mailing_list__domain").get(pk=batch_id) if claimed else None
+
+
+BATCH = Columns(DeliveryBatch, "claimed")
+POST = Columns(Post, "post")
+LIST = Columns(MailingList, "ml")
+DOMAIN = Columns(Domain, "dom")
+
+
+@cache
+def claim_batch_sql() -> str:
+    quote = connection.ops.quote_name
+    table = quote(DeliveryBatch._meta.db_table)
+    return (
+        # One statement over the row SKIP LOCKED finds: a claimer never waits
+        # for another's transaction, it finds the batch taken and moves on.
+        f"WITH claimed AS (UPDATE {table} SET status = %(claimed)s, claimed_until = %(until)s,"  # noqa: S608
+        f" attempts = attempts + 1, updated_at = %(now)s WHERE id = (SELECT id FROM {table} WHERE id = %(id)s"
+        " AND ((status IN (%(pending)s, %(retry)s) AND next_attempt_at <= %(now)s)"
+        " OR (status = %(claimed)s AND claimed_until < %(now)s)) FOR UPDATE SKIP LOCKED)"
+        f" RETURNING {BATCH.names})"
+        f" SELECT {BATCH.sql}, {POST.sql}, {LIST.sql}, {DOMAIN.sql} FROM claimed"
+        f" JOIN {quote(Post._meta.db_table)} post ON post.id = claimed.post_id"
+        f" JOIN {quote(MailingList._meta.db_table)} ml ON ml.id = post.mailing_list_id"
+        f" JOIN {quote(Domain._meta.db_table)} dom ON dom.id = ml.domain_id"
+    )
+
+
+def claim_batch_returning(batch_id: int, now: datetime, until: datetime) -> DeliveryBatch | None:
+    """`claim_batch` on PostgreSQL: one statement (the SQL is built once)
+    claims the batch and returns it with its post, list and domain."""
+    params = {
+        "id": batch_id,
+        "now": now,
+        "until": until,
+        "claimed": BatchStatus.CLAIMED.value,
+        "pending": BatchStatus.PENDING.value,
+        "retry": BatchStatus.RETRY.value,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(claim_batch_sql(), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    batch = BATCH.load(row)
+    post = POST.load(row, len(BATCH))
+    mlist = LIST.load(row, len(BATCH) + len(POST))
+    mlist.domain = DOMAIN.load(row, len(BATCH) + len(POST) + len(LIST))
+    post.mailing_list = mlist
+    batch.post = post
+    return batch
 
 
 class Claim:
@@ -301,10 +401,33 @@ def record_results(
     if changes["status"] == BatchStatus.RETRY:
         changes["recipients"] = "\n".join(temporary)
         changes["next_attempt_at"] = next_attempt
-    if DeliveryBatch.objects.filter(claim.holding()).update(**changes):
+    if update_held_batch(claim, changes):
         return True
     logger.warning("batch %d was taken over before its results were recorded", batch.pk)
     return False
+
+
+def update_held_batch(claim: Claim, changes: dict) -> int:
+    """Apply `changes` (field name: value) to the claimed batch if `claim`
+    still holds it; returns the rows changed (1 or 0). The UPDATE that
+    `DeliveryBatch.objects.filter(claim.holding()).update(**changes)` makes,
+    written here because every batch ends with it."""
+    quote = connection.ops.quote_name
+    fields = [DeliveryBatch._meta.get_field(name) for name in changes]
+    token = DeliveryBatch._meta.get_field("claimed_until").get_db_prep_value(claim.token, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(DeliveryBatch._meta.db_table)} SET "  # noqa: S608
+            + ", ".join(f"{quote(field.column)} = %s" for field in fields)
+            + " WHERE id = %s AND status = %s AND claimed_until = %s",
+            [
+                *(field.get_db_prep_save(changes[field.name], connection) for field in fields),
+                claim.batch_id,
+                BatchStatus.CLAIMED.value,
+                token,
+            ],
+        )
+        return cursor.rowcount
 
 
 # Read

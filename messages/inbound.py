@@ -10,12 +10,14 @@ import hashlib
 import logging
 import re
 from collections.abc import Sequence
-from functools import partial
+from contextlib import nullcontext
+from functools import cache, partial
 
 from django.db import connection, transaction
 
 from messages.addresses import Recipient
 from messages.models import InboundMessage, InboundStatus
+from messages.rows import client_side_binding, insert_fields, insert_params, mark_saved
 from messages.tasks import process_inbound
 
 logger = logging.getLogger(__name__)
@@ -46,30 +48,37 @@ def store_inbound(mail_from: str, recipients: Sequence[Recipient], raw: bytes) -
     """
     digest = hashlib.sha256(raw).hexdigest()
     message_id = parse_message_id(raw)
-    rows = []
-    with transaction.atomic():
-        _take_turns_on(digest)
-        stored = _stored_for(recipients, message_id, digest)
-        for recipient in recipients:
-            row = InboundMessage(
-                mailing_list=recipient.mailing_list,
-                destination=recipient.destination,
-                subaddress_argument=db_text(recipient.argument),
-                mail_from=db_text(mail_from),
-                rcpt_to=db_text(recipient.address),
-                raw=raw,
-                size=len(raw),
-                message_id=message_id,
-                digest=digest,
-            )
-            key = (row.mailing_list_id, row.destination, row.subaddress_argument)
-            if key in stored:
-                row.status = InboundStatus.DUPLICATE
-            stored.add(key)
-            row.save()
-            if row.status == InboundStatus.QUEUED:
-                transaction.on_commit(partial(_queue_for_processing, row.pk))
-            rows.append(row)
+    rows = [
+        InboundMessage(
+            mailing_list=recipient.mailing_list,
+            destination=recipient.destination,
+            subaddress_argument=db_text(recipient.argument),
+            mail_from=db_text(mail_from),
+            rcpt_to=db_text(recipient.address),
+            raw=raw,
+            size=len(raw),
+            message_id=message_id,
+            digest=digest,
+        )
+        for recipient in recipients
+    ]
+    if client_side_binding():
+        # Within a caller's transaction, a savepoint keeps a failure ours.
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            _insert_in_one_round_trip(rows)
+    else:
+        with transaction.atomic():
+            _take_turns_on(digest)
+            stored = _stored_for(recipients, message_id, digest)
+            for row in rows:
+                key = (row.mailing_list_id, row.destination, row.subaddress_argument)
+                if key in stored:
+                    row.status = InboundStatus.DUPLICATE
+                stored.add(key)
+                row.save()
+    for row in rows:
+        if row.status == InboundStatus.QUEUED:
+            transaction.on_commit(partial(_queue_for_processing, row.pk))
     return rows
 
 
@@ -97,6 +106,61 @@ def db_text(value: str, max_length: int = TEXT_LIMIT) -> str:
     return data.decode("utf-8", "replace").replace("\x00", "")[:max_length]
 
 
+def _insert_in_one_round_trip(rows: list[InboundMessage]) -> None:
+    """Store `rows` (one message's, unsaved) as `store_inbound` does, in one
+    round trip on PostgreSQL: the advisory lock and an INSERT per row that
+    finds its own duplicates, sent as one query string, which the server
+    runs as one transaction and commits before it answers. Each statement
+    sees what committed before it began, so the duplicate check comes after
+    the lock is held (READ COMMITTED takes a snapshot per statement)."""
+    fields = insert_fields(InboundMessage)
+    statements = ["SELECT pg_advisory_xact_lock(%s)"]
+    params: list = [_lock_key(rows[0].digest)]
+    seen: set[tuple] = set()
+    for row in rows:
+        key = (row.mailing_list_id, row.destination, row.subaddress_argument)
+        # A second recipient naming the same list address in one delivery is its duplicate.
+        first = key not in seen
+        seen.add(key)
+        row.status = InboundStatus.QUEUED if first else InboundStatus.DUPLICATE
+        statements.append(_insert_sql(first))
+        values = insert_params(row, fields)
+        if first:
+            status = fields.index(InboundMessage._meta.get_field("status"))
+            values[status:status] = [*key, row.message_id, row.digest]
+        params += values
+    with connection.cursor() as cursor:
+        cursor.execute(";\n".join(statements), params)
+        for row in rows:
+            cursor.nextset()
+            pk, row.status = cursor.fetchone()
+            mark_saved(row, pk)
+
+
+@cache
+def _insert_sql(check_duplicates: bool) -> str:
+    """INSERT of one InboundMessage row from its field values in
+    `concrete_fields` order (the primary key left out). With
+    `check_duplicates` its status becomes DUPLICATE when a row with the same
+    list, destination, argument, Message-ID and digest is stored: those five
+    parameters come just before the status's own."""
+    quote = connection.ops.quote_name
+    fields = insert_fields(InboundMessage)
+    columns = ", ".join(quote(field.column) for field in fields)
+    values = ", ".join("%s" for _ in fields)
+    table = quote(InboundMessage._meta.db_table)
+    if not check_duplicates:
+        return f"INSERT INTO {table} ({columns}) VALUES ({values}) RETURNING id, status"  # noqa: S608
+    status = fields.index(InboundMessage._meta.get_field("status"))
+    stored = (
+        f"EXISTS (SELECT 1 FROM {table} WHERE mailing_list_id = %s AND destination = %s"  # noqa: S608
+        " AND subaddress_argument = %s AND message_id = %s AND digest = %s)"
+    )
+    expressions = ["%s"] * len(fields)
+    expressions[status] = f"CASE WHEN {stored} THEN '{InboundStatus.DUPLICATE.value}' ELSE %s END"
+    return f"INSERT INTO {table} ({columns}) SELECT {', '.join(expressions)} RETURNING id, status"
+
+
 def _stored_for(recipients: Sequence[Recipient], message_id: str, digest: str) -> set[tuple[int, str, str]]:
     """(list, destination, argument) of each row already stored with this
     Message-ID and digest for the recipients' lists: one query for all."""
@@ -109,6 +173,10 @@ def _stored_for(recipients: Sequence[Recipient], message_id: str, digest: str) -
     )
 
 
+def _lock_key(digest: str) -> int:
+    return int.from_bytes(bytes.fromhex(digest)[:8], "big", signed=True)
+
+
 def _take_turns_on(digest: str) -> None:
     """Make two deliveries of the same bytes store one after the other, so
     the second one's duplicate check sees the first one's rows.
@@ -119,9 +187,8 @@ def _take_turns_on(digest: str) -> None:
     duplicate).
     """
     if connection.vendor == "postgresql":
-        key = int.from_bytes(bytes.fromhex(digest)[:8], "big", signed=True)
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(digest)])
 
 
 def _queue_for_processing(inbound_id: int) -> None:

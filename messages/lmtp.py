@@ -22,8 +22,9 @@ from typing import Any, TypeVar
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import Envelope, Session
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import connections
 
+from mailman_site.db_connections import job_finished, job_started, lost_while_idle
 from messages.addresses import Recipient, UnknownRecipient, resolve_recipient
 from messages.inbound import store_inbound
 from messages.models import InboundMessage, InboundStatus
@@ -43,8 +44,8 @@ class DatabaseThreads:
 
     Each thread keeps its Django connection between jobs, checked before and
     after each job as Django does around a request (so a connection the
-    database dropped is replaced on the next message), and closes it when
-    the pool stops.
+    database dropped is replaced; see mailman_site.db_connections), and
+    closes it when the pool stops.
     """
 
     def __init__(self, count: int):
@@ -72,17 +73,31 @@ class DatabaseThreads:
                 future, function, args = job
                 if not future.set_running_or_notify_cancel():
                     continue
-                close_old_connections()
                 try:
-                    result = function(*args)
+                    result = self._run(function, args)
                 except BaseException as error:
                     future.set_exception(error)
                 else:
                     future.set_result(result)
-                finally:
-                    close_old_connections()
         finally:
             connections.close_all()
+
+    @staticmethod
+    def _run(function: Callable[..., T], args: tuple) -> T:
+        checked = job_started()
+        try:
+            try:
+                return function(*args)
+            except Exception as error:
+                if checked or not lost_while_idle(error):
+                    raise
+            # The database dropped the kept connection since the last job (a
+            # restart): once more on a new one. A store whose commit went
+            # through before the drop is then found as a duplicate, not posted twice.
+            logger.warning("Database connection lost since the last job; trying again on a new one")
+            return function(*args)
+        finally:
+            job_finished()
 
 
 class RecipientCache:

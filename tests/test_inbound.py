@@ -1,7 +1,6 @@
 """Storing a received message: one transaction, then a nudge per new row."""
 
 import hashlib
-import time
 
 import pytest
 from django.db import IntegrityError
@@ -118,12 +117,10 @@ def test_message_id_is_read_leniently(raw, message_id):
     assert parse_message_id(raw) == message_id
 
 
-def test_message_id_of_huge_headers_is_read_quickly():
+def test_message_id_after_ten_megabytes_of_headers_is_found():
+    # A scan quadratic in the header count would not finish here.
     raw = b"Received: from somewhere\r\n" * 400_000 + b"Message-ID: <late@x>\r\n\r\nbody\r\n"
-
-    started = time.monotonic()
     assert parse_message_id(raw) == "<late@x>"
-    assert time.monotonic() - started < 2
 
 
 def test_an_overlong_message_id_is_cut_to_fit():

@@ -6,7 +6,7 @@ from mailman_site.events import emit
 from messages.models import Post
 from messages.pipeline import Handler, register_handler
 from messages.pipeline.mime import header_text, message_bytes
-from messages.pipeline.numbering import post_number
+from messages.pipeline.numbering import save_numbered
 
 
 @register_handler
@@ -28,7 +28,6 @@ class ToArchive(Handler):
         )
         # The number last: taking it locks the list's row until the commit,
         # and every other post to the list waits for that.
-        post.sequence = post_number(mlist, state)
-        post.save(force_insert=True)
+        save_numbered(post, mlist, state)
         state.post = post
         emit("message_posted", post=state.post)

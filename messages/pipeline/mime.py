@@ -10,9 +10,11 @@ import codecs
 import re
 from email import policy
 from email.header import decode_header, make_header
+from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage, MIMEPart
 from email.parser import BytesParser
 from email.utils import getaddresses
+from functools import lru_cache
 from typing import cast
 
 # RFC 5322 section 2.2.3: a folded header line continues with whitespace.
@@ -28,10 +30,34 @@ class UnparseableMessage(ValueError):
     """The bytes could not be read as a message at all."""
 
 
+class ParsedHeaders(HeaderRegistry):
+    """The email package's header registry, remembering the header objects
+    it made last. EmailMessage parses a header anew each time it is read
+    (get_content_type() alone parses Content-Type again), and the rules and
+    handlers read the same few headers of every post; the objects are
+    immutable, so one can serve every message that has that header."""
+
+    # Longer values (rare, perhaps hostile) are parsed each time, not kept.
+    LONGEST_KEPT = 998
+
+    def __call__(self, name: str, value):
+        if type(value) is not str or len(value) > self.LONGEST_KEPT:
+            return super().__call__(name, value)
+        return self._parsed(name, value)
+
+    @lru_cache(maxsize=1024)  # noqa: B019  one registry lives as long as the process
+    def _parsed(self, name: str, value: str):
+        return super().__call__(name, value)
+
+
+# policy.default, with the remembering registry.
+POLICY = policy.default.clone(header_factory=ParsedHeaders())
+
+
 def parse_message(raw: bytes) -> EmailMessage:
     """`raw` as an EmailMessage (RFC 5322 and MIME, leniently), or UnparseableMessage."""
     try:
-        msg = BytesParser(policy=policy.default).parsebytes(bytes(raw))
+        msg = BytesParser(policy=POLICY).parsebytes(bytes(raw))
     except Exception as exc:
         # The parser records defects rather than raising; what it raises is a bug
         # it hit on this input, and the message cannot be processed either way.
@@ -112,13 +138,15 @@ def first_text_plain(msg: EmailMessage) -> EmailMessage | None:
 
 
 def part_charset(part: EmailMessage) -> str:
-    """The part's declared charset when Python knows it, else "" (unknown or absent)."""
+    """The part's declared charset when Python knows it as a text encoding,
+    else "" (unknown, or a bytes codec such as "base64" or "zlib")."""
     charset = part.get_content_charset() or "us-ascii"
     try:
-        codecs.lookup(charset)
+        info = codecs.lookup(charset)
     except (LookupError, ValueError):
         return ""
-    return charset
+    # A private attribute, but the one str.decode itself checks.
+    return charset if getattr(info, "_is_text_encoding", True) else ""
 
 
 def part_text(part: EmailMessage, *, strict: bool = False) -> str | None:

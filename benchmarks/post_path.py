@@ -1,0 +1,131 @@
+"""Benchmark: one post's work in the mail path, step by step, in one process.
+
+    .venv/bin/python benchmarks/post_path.py [--posts 300] [--setups postgres,embedded]
+
+For each setup (a fresh database as in harness.py; no broker, no worker
+processes), a 10-member list as ingest.py's, then `--posts` posts of 2 to
+5 KB, each taken through the three steps the site's processes take, called
+directly: `store_inbound()` (the LMTP receiver's commit),
+`process_inbound_message()` (the inbound worker: claim, rules, handlers,
+the recipient snapshot) and `send_batch()` (the delivery worker, to the
+counting sink on loopback). Output, one JSON line per setup: the SQL
+statements each step sends (counted on the first post, whose statements
+are listed with `--show-sql`) and the CPU milliseconds of this process per
+post and step (`time.process_time`, so the database's own work is not in
+it). Unlike ingest.py it needs no quiet machine to compare two versions
+of the code: the statements are exact, and CPU time is less disturbed by
+other work than throughput.
+"""
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import harness
+
+LIST = f"path@{harness.DOMAIN}"
+MEMBERS = 10
+
+
+def child(posts: int, show_sql: bool) -> dict:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from messages.addresses import resolve_recipient
+    from messages.delivery import send_batch
+    from messages.dispatch import process_inbound_message
+    from messages.inbound import store_inbound
+    from messages.models import DeliveryBatch, InboundMessage, InboundStatus
+
+    harness.create_list(LIST, harness.member_lines("p", MEMBERS))
+    sender = harness.member_lines("p", 1)[0]
+    run = os.urandom(4).hex()
+    messages = [
+        harness.post_bytes(LIST, sender, 2048 + (i * 389) % 3072, f"<path-{run}-{i}@bench.example.org>")
+        for i in range(posts + 1)
+    ]
+    recipient = resolve_recipient(LIST)
+
+    def batches(inbound_id: int) -> list[int]:
+        return list(DeliveryBatch.objects.filter(post__inbound_id=inbound_id).values_list("pk", flat=True))
+
+    steps = {"store": [], "process": [], "send": []}
+    # The first post: its statements, counted.
+    with CaptureQueriesContext(connection) as stored:
+        row = store_inbound(sender, [recipient], messages[0])[0]
+    with CaptureQueriesContext(connection) as processed:
+        process_inbound_message(row.pk)
+    ids = batches(row.pk)
+    with CaptureQueriesContext(connection) as sent:
+        for batch_id in ids:
+            send_batch(batch_id)
+    for name, captured in zip(steps, (stored, processed, sent), strict=True):
+        steps[name] = [query["sql"] for query in captured.captured_queries]
+    cpu = dict.fromkeys(steps, 0.0)
+    for raw in messages[1:]:
+        began = time.process_time()
+        row = store_inbound(sender, [recipient], raw)[0]
+        stored_at = time.process_time()
+        process_inbound_message(row.pk)
+        processed_at = time.process_time()
+        ids = batches(row.pk)
+        listed_at = time.process_time()
+        for batch_id in ids:
+            send_batch(batch_id)
+        cpu["store"] += stored_at - began
+        cpu["process"] += processed_at - stored_at
+        cpu["send"] += time.process_time() - listed_at
+    accepted = InboundMessage.objects.filter(rcpt_to=LIST, status=InboundStatus.ACCEPTED).count()
+    result = {
+        "posts": posts,
+        "all_accepted": accepted == posts + 1,
+        "statements": {name: len(sql) for name, sql in steps.items()},
+        "cpu_ms_per_post": {name: round(1000 * seconds / posts, 2) for name, seconds in cpu.items()},
+    }
+    result["cpu_ms_per_post"]["total"] = round(sum(result["cpu_ms_per_post"].values()), 2)
+    if show_sql:
+        result["sql"] = steps
+    return result
+
+
+def run_setup(setup: str, args) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench-path-") as tmp:
+        workdir = Path(tmp)
+        sink = harness.Sink(workdir)
+        sink.start()
+        try:
+            with harness.prepared_setup(setup, workdir, "", SMTP_URL=sink.url, LOG_LEVEL="WARNING") as env:
+                argv = ["child", str(args.posts), "sql" if args.show_sql else "-"]
+                result = harness.run_child(__file__, env, *argv)
+            try:
+                sink.wait_for((args.posts + 1) * MEMBERS, 60)
+                result["all_delivered"] = True
+            except TimeoutError:
+                result["all_delivered"] = False
+        finally:
+            sink.stop()
+    return {"setup": setup, **result}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--posts", type=int, default=300)
+    parser.add_argument("--setups", default="postgres,embedded")
+    parser.add_argument("--show-sql", action="store_true", help="list the first post's statements")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        harness.child_setup()
+        print(json.dumps(child(int(args.child[1]), args.child[2] == "sql")))
+        return
+    for setup in args.setups.split(","):
+        if setup not in harness.SETUPS:
+            parser.error(f"unknown setup: {setup}")
+        print(json.dumps(run_setup(setup, args)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
