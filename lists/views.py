@@ -8,6 +8,8 @@ from django.utils.translation import gettext
 from lists.models import MailingList
 from lists.services import UnknownList, get_list
 from members.forms import AddressForm
+from members.owner_nav import owner_links
+from members.roster import RosterAccess, roster_access
 
 # The longest list name (see lists.services.LIST_NAME) plus the dot after it.
 MAX_NAME_AND_DOT = 65
@@ -23,6 +25,8 @@ def list_index(request: HttpRequest) -> HttpResponse:
 def list_info(request: HttpRequest, identifier: str) -> HttpResponse:
     mlist = find_list(identifier)
     context = {
+        "owner_links": owner_links(request.user, mlist),
+        "roster_shown": roster_access(request.user, mlist) is not RosterAccess.NONE,
         "mlist": mlist,
         "join_address": mlist.subaddress("join"),
         "owner_address": mlist.subaddress("owner"),
