@@ -12,6 +12,7 @@ from rest_framework.views import exception_handler, set_rollback
 
 from lists import services as list_services
 from members import services as member_services
+from members import workflows
 from messages.outgoing import SendError
 
 # First match wins, so subclasses come before their bases.
@@ -26,6 +27,7 @@ SERVICE_ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (member_services.AlreadySubscribed, status.HTTP_409_CONFLICT),
     (member_services.AddressUnavailable, status.HTTP_409_CONFLICT),
     (member_services.NotSubscribed, status.HTTP_404_NOT_FOUND),
+    (workflows.RequestAlreadyDecided, status.HTTP_409_CONFLICT),
     (member_services.MembershipError, status.HTTP_400_BAD_REQUEST),
     # A mail the request needed could not go out; its transaction is rolled back.
     (SendError, status.HTTP_503_SERVICE_UNAVAILABLE),

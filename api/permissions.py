@@ -27,10 +27,16 @@ Caller = AbstractBaseUser | AnonymousUser
 
 MANAGER_ROLES = {Role.OWNER}
 ROSTER_READER_ROLES = {Role.OWNER, Role.MODERATOR}
-# What members may change on their own memberships, and to which values.
+MODERATOR_ROLES = {Role.OWNER, Role.MODERATOR}
+# What members may change on their own memberships, and to which values
+# (None: any valid value).
 SELF_SERVICE = {
     "delivery_mode": None,
     "delivery_status": {DeliveryStatus.ENABLED, DeliveryStatus.BY_USER},
+    "receive_own_postings": None,
+    "receive_list_copy": None,
+    "acknowledge_posts": None,
+    "hide_address": None,
 }
 
 
@@ -59,14 +65,33 @@ def can_read_roster(user: Caller, mlist: MailingList) -> bool:
     return is_site_admin(user) or bool(list_roles(user, mlist) & ROSTER_READER_ROLES)
 
 
+def can_moderate(user: Caller, mlist: MailingList) -> bool:
+    """Owners, moderators and site admins: held posts and subscription requests."""
+    return is_site_admin(user) or bool(list_roles(user, mlist) & MODERATOR_ROLES)
+
+
+def is_own_membership(user: Caller, membership: Membership) -> bool:
+    """`membership` is held through one of `user`'s verified addresses."""
+    return own_addresses(user).filter(pk=membership.address_id).exists()
+
+
+def can_manage_membership(user: Caller, membership: Membership) -> bool:
+    """The member themself, the list's owners and site admins: preferences, leaving."""
+    return can_manage_list(user, membership.mailing_list) or is_own_membership(user, membership)
+
+
 def visible_lists(user: Caller) -> QuerySet[MailingList]:
-    """Advertised lists, and those on which `user` holds any role; all for admins."""
+    """Advertised lists, and those on which `user` is a member, owner or
+    moderator; all for admins. A nonmember record (made when somebody merely
+    posted) does not reveal a private list."""
     lists = MailingList.objects.select_related("domain")
     if is_site_admin(user):
         return lists
     if not user.is_authenticated:
         return lists.filter(advertised=True)
-    with_role = Membership.objects.filter(address__in=own_addresses(user)).values("mailing_list")
+    with_role = (
+        Membership.objects.filter(address__in=own_addresses(user)).exclude(role=Role.NONMEMBER).values("mailing_list")
+    )
     return lists.filter(Q(advertised=True) | Q(pk__in=with_role))
 
 
@@ -150,6 +175,4 @@ class MembershipAccess(BasePermission):
     message = gettext_lazy("Only list owners and the member may change this membership.")
 
     def has_object_permission(self, request: Request, view, obj: Membership) -> bool:
-        if request.method in SAFE_METHODS or can_manage_list(request.user, obj.mailing_list):
-            return True
-        return own_addresses(request.user).filter(pk=obj.address_id).exists()
+        return request.method in SAFE_METHODS or can_manage_membership(request.user, obj)

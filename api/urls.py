@@ -4,6 +4,8 @@ from rest_framework.routers import DefaultRouter
 
 from lists.api import DomainViewSet, ListViewSet
 from members.api import AddressViewSet, ListMembershipViewSet, MembershipViewSet
+from members.bans_api import ListBanViewSet, SiteBanViewSet
+from members.subscription_api import InvitationViewSet, SubscriptionRequestViewSet
 from messages.api import HeldMessageViewSet
 from messages.delivery_api import DeliveryProgressView
 
@@ -12,6 +14,10 @@ router.register("domains", DomainViewSet, basename="domain")
 router.register("lists", ListViewSet, basename="list")
 router.register(r"lists/(?P<list_id>[^/]+)/members", ListMembershipViewSet, basename="list-member")
 router.register(r"lists/(?P<list_id>[^/]+)/held", HeldMessageViewSet, basename="list-held")
+router.register(r"lists/(?P<list_id>[^/]+)/requests", SubscriptionRequestViewSet, basename="list-request")
+router.register(r"lists/(?P<list_id>[^/]+)/invitations", InvitationViewSet, basename="list-invitation")
+router.register(r"lists/(?P<list_id>[^/]+)/bans", ListBanViewSet, basename="list-ban")
+router.register("bans", SiteBanViewSet, basename="ban")
 router.register("members", MembershipViewSet, basename="member")
 router.register("addresses", AddressViewSet, basename="address")
 

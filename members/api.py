@@ -1,11 +1,14 @@
 """REST endpoints for memberships and addresses; every write goes through members.services."""
 
+from collections.abc import Callable
+
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -13,9 +16,11 @@ from rest_framework.response import Response
 
 from api.input import RejectUnknownFields, clean_lookup, validated_data
 from api.permissions import (
+    Caller,
     MembershipAccess,
     ScopeAllowsMethod,
     can_manage_list,
+    can_manage_membership,
     can_read_roster,
     check_self_service_changes,
     is_site_admin,
@@ -27,6 +32,19 @@ from lists.api import LIST_ID, find_list
 from lists.models import Action, MailingList
 from members import services, workflows
 from members.models import Address, DeliveryMode, DeliveryStatus, Membership, Role
+from members.self_service import own_change_errors
+from members.services import BulkResult
+
+
+def list_for_caller(
+    request: Request, list_id: str, allowed: Callable[[Caller, MailingList], bool], refusal: str
+) -> MailingList:
+    """The list `list_id` names: NotFound when the caller may not know of it,
+    PermissionDenied with `refusal` unless `allowed(caller, list)`."""
+    mlist = find_list(visible_lists(request.user), list_id)
+    if not allowed(request.user, mlist):
+        raise PermissionDenied(refusal)
+    return mlist
 
 
 class MembershipSerializer(serializers.ModelSerializer):
@@ -62,7 +80,7 @@ class MembershipCreateSerializer(RejectUnknownFields, serializers.Serializer):
     pre_approved = serializers.BooleanField(default=True, help_text="An owner approved.")
 
 
-class SubscriptionRequestSerializer(serializers.Serializer):
+class WorkflowResultSerializer(serializers.Serializer):
     status = serializers.CharField(help_text="confirmation_sent, pending_approval, banned, already_pending, ...")
     email = serializers.CharField()
     token = serializers.CharField(help_text="The confirmation token mailed, for trusted callers (as Mailman).")
@@ -87,6 +105,108 @@ class MembershipFilterSerializer(serializers.Serializer):
     address = serializers.CharField(max_length=254, required=False, help_text="An email address, exactly.")
 
 
+PREFERENCES = [
+    "delivery_mode",
+    "delivery_status",
+    "receive_own_postings",
+    "receive_list_copy",
+    "acknowledge_posts",
+    "hide_address",
+]
+
+
+class PreferencesSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Membership
+        fields = PREFERENCES
+        read_only_fields = PREFERENCES
+
+
+class PreferencesUpdateSerializer(RejectUnknownFields, serializers.Serializer):
+    delivery_mode = serializers.ChoiceField(DeliveryMode.choices, required=False)
+    delivery_status = serializers.ChoiceField(
+        DeliveryStatus.choices, required=False, help_text="Members may choose only enabled or by_user."
+    )
+    receive_own_postings = serializers.BooleanField(required=False, help_text="Get a copy of one's own posts.")
+    receive_list_copy = serializers.BooleanField(
+        required=False, help_text="Get the list's copy of a post that also names one directly."
+    )
+    acknowledge_posts = serializers.BooleanField(required=False, help_text="Be told when a post went to the list.")
+    hide_address = serializers.BooleanField(required=False, help_text="Keep one's address off the public roster.")
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs:
+            raise serializers.ValidationError(_("Send at least one of: %s.") % ", ".join(self.fields))
+        return attrs
+
+
+# One request's worth; a larger roster goes in several requests (or
+# `manage.py add_members`, which shows its progress).
+MAX_MASS_ENTRIES = 5_000
+
+
+def no_comment(entry: str) -> None:
+    # Bulk input treats `#...` as a comment: refused here, so that every
+    # entry is accounted for in the answer.
+    if entry.lstrip().startswith("#"):
+        raise serializers.ValidationError(_("An entry may not start with #."))
+
+
+class MassChangeSerializer(RejectUnknownFields, serializers.Serializer):
+    emails = serializers.ListField(
+        child=serializers.CharField(max_length=512, validators=[no_comment]),
+        allow_empty=False,
+        max_length=MAX_MASS_ENTRIES,
+        help_text="One address an entry: `a@b`, `a@b Name` or `Name <a@b>`.",
+    )
+    skip_invalid = serializers.BooleanField(
+        default=False,
+        help_text="Go ahead with the valid entries and report the others; otherwise one invalid entry stops all.",
+    )
+
+
+class MassSubscribeSerializer(MassChangeSerializer):
+    send_welcome = serializers.BooleanField(default=True, help_text="Welcome each new member, if the list does.")
+
+
+class MassUnsubscribeSerializer(MassChangeSerializer):
+    send_goodbye = serializers.BooleanField(default=True, help_text="Say goodbye to each, if the list does.")
+
+
+class InvalidEntrySerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Its position in `emails`, from 0.")
+    text = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class MassSubscribeResultSerializer(serializers.Serializer):
+    added = serializers.ListField(child=serializers.CharField())
+    unchanged = serializers.ListField(child=serializers.CharField(), help_text="Members already, or given twice.")
+    banned = serializers.ListField(child=serializers.CharField())
+    invalid = InvalidEntrySerializer(many=True, help_text="Skipped (skip_invalid).")
+
+
+class MassUnsubscribeResultSerializer(serializers.Serializer):
+    removed = serializers.ListField(child=serializers.CharField())
+    unchanged = serializers.ListField(child=serializers.CharField(), help_text="Not members.")
+    invalid = InvalidEntrySerializer(many=True, help_text="Skipped (skip_invalid).")
+
+
+def bulk_report(result: BulkResult, skip_invalid: bool) -> dict:
+    """`result` as the API reports it; ValidationError (nothing was done) for
+    invalid entries unless they were to be skipped."""
+    invalid = [{"index": number - 1, "text": text, "reason": reason} for number, text, reason in result.invalid]
+    if invalid and not skip_invalid:
+        raise serializers.ValidationError({"emails": {entry["index"]: [entry["reason"]] for entry in invalid}})
+    return {
+        "added": result.added,
+        "removed": result.removed,
+        "unchanged": result.unchanged,
+        "banned": result.banned,
+        "invalid": invalid,
+    }
+
+
 MEMBERSHIP_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The membership's id.")
 MEMBERSHIP_FILTERS = [
     OpenApiParameter("role", str, enum=Role.values, description="Only memberships with this role."),
@@ -94,10 +214,22 @@ MEMBERSHIP_FILTERS = [
 ]
 
 
+def check_own_changes(request: Request, membership: Membership, changes: dict) -> None:
+    """Owners and site admins change anything; a member only what the
+    "my subscriptions" page lets them (members.self_service): 403 for a
+    field reserved to owners, 400 for a value they may not choose."""
+    if can_manage_list(request.user, membership.mailing_list):
+        return
+    check_self_service_changes(changes)
+    if errors := own_change_errors(membership, changes):
+        raise services.InvalidMembershipChange(errors)
+
+
 @extend_schema_view(
     retrieve=extend_schema(parameters=[MEMBERSHIP_ID]),
     partial_update=extend_schema(parameters=[MEMBERSHIP_ID]),
     destroy=extend_schema(parameters=[MEMBERSHIP_ID]),
+    preferences=extend_schema(parameters=[MEMBERSHIP_ID]),
 )
 class MembershipViewSet(viewsets.GenericViewSet):
     """/members/: the caller's own memberships, and the rosters of lists they own or moderate."""
@@ -127,8 +259,7 @@ class MembershipViewSet(viewsets.GenericViewSet):
         """Owners change anything; members may change their own delivery mode and status."""
         membership = self.get_object()
         changes = validated_data(MembershipUpdateSerializer, request.data)
-        if not can_manage_list(request.user, membership.mailing_list):
-            check_self_service_changes(changes)
+        check_own_changes(request, membership, changes)
         return Response(MembershipSerializer(services.update_membership(membership, **changes)).data)
 
     @extend_schema(responses={204: None})
@@ -137,6 +268,21 @@ class MembershipViewSet(viewsets.GenericViewSet):
         services.remove_membership(self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(methods=["GET"], responses=PreferencesSerializer)
+    @extend_schema(methods=["PATCH"], request=PreferencesUpdateSerializer, responses=PreferencesSerializer)
+    @action(detail=True, methods=["get", "patch"])
+    def preferences(self, request: Request, **kwargs: str) -> Response:
+        """The member's delivery and preferences (Mailman's), for the member themself, the list's
+        owners and site admins; members may set delivery_status only to enabled or by_user."""
+        membership = self.get_object()
+        if not can_manage_membership(request.user, membership):
+            raise PermissionDenied(_("Only the member and the list's owners may see these preferences."))
+        if request.method == "PATCH":
+            changes = validated_data(PreferencesUpdateSerializer, request.data)
+            check_own_changes(request, membership, changes)
+            membership = services.update_membership(membership, **changes)
+        return Response(PreferencesSerializer(membership).data)
+
 
 @extend_schema_view(
     list=extend_schema(parameters=[LIST_ID, *MEMBERSHIP_FILTERS]),
@@ -144,6 +290,9 @@ class MembershipViewSet(viewsets.GenericViewSet):
     create=extend_schema(parameters=[LIST_ID]),
     partial_update=extend_schema(parameters=[LIST_ID, MEMBERSHIP_ID]),
     destroy=extend_schema(parameters=[LIST_ID, MEMBERSHIP_ID]),
+    preferences=extend_schema(parameters=[LIST_ID, MEMBERSHIP_ID]),
+    mass_subscribe=extend_schema(parameters=[LIST_ID]),
+    mass_unsubscribe=extend_schema(parameters=[LIST_ID]),
 )
 class ListMembershipViewSet(MembershipViewSet):
     """/lists/{list_id}/members/: one list's roster, for its owners and moderators."""
@@ -162,7 +311,7 @@ class ListMembershipViewSet(MembershipViewSet):
         return super().list(request)
 
     @extend_schema(
-        request=MembershipCreateSerializer, responses={201: MembershipSerializer, 202: SubscriptionRequestSerializer}
+        request=MembershipCreateSerializer, responses={201: MembershipSerializer, 202: WorkflowResultSerializer}
     )
     def create(self, request: Request, **kwargs: str) -> Response:
         """Add an address to the list, for the list's owners and site admins: at once (201), or, for a
@@ -176,9 +325,37 @@ class ListMembershipViewSet(MembershipViewSet):
                 self.mailing_list, data["email"], display_name=data["display_name"], via="api", **vouched
             )
             body = {"status": result.status, "email": result.email, "token": result.token}
-            return Response(SubscriptionRequestSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+            return Response(WorkflowResultSerializer(body).data, status=status.HTTP_202_ACCEPTED)
         membership = services.subscribe(self.mailing_list, data.pop("email"), **data)
         return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=MassSubscribeSerializer, responses=MassSubscribeResultSerializer)
+    @action(detail=False, methods=["post"], url_path="mass-subscribe")
+    def mass_subscribe(self, request: Request, **kwargs: str) -> Response:
+        """Subscribe many addresses at once, for the list's owners and site admins; banned addresses
+        are left out and reported (as banned, never by which ban)."""
+        mlist = self.managed_list()
+        data = validated_data(MassSubscribeSerializer, request.data)
+        result = workflows.mass_subscribe(
+            mlist, data["emails"], send_welcome=data["send_welcome"], skip_invalid=data["skip_invalid"]
+        )
+        return Response(MassSubscribeResultSerializer(bulk_report(result, data["skip_invalid"])).data)
+
+    @extend_schema(request=MassUnsubscribeSerializer, responses=MassUnsubscribeResultSerializer)
+    @action(detail=False, methods=["post"], url_path="mass-unsubscribe")
+    def mass_unsubscribe(self, request: Request, **kwargs: str) -> Response:
+        """Unsubscribe many members at once, for the list's owners and site admins."""
+        mlist = self.managed_list()
+        data = validated_data(MassUnsubscribeSerializer, request.data)
+        result = workflows.mass_unsubscribe(
+            mlist, data["emails"], send_goodbye=data["send_goodbye"], skip_invalid=data["skip_invalid"]
+        )
+        return Response(MassUnsubscribeResultSerializer(bulk_report(result, data["skip_invalid"])).data)
+
+    def managed_list(self) -> MailingList:
+        if not can_manage_list(self.request.user, self.mailing_list):
+            raise PermissionDenied(_("Only owners of this list may do this."))
+        return self.mailing_list
 
 
 class AddressSerializer(serializers.ModelSerializer):

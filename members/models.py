@@ -1,13 +1,12 @@
 """Addresses, list memberships and bans."""
 
-import re
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from lists.models import Action, MailingList
+from members.ban_patterns import compiled_or_none
 
 
 class Address(models.Model):
@@ -117,7 +116,8 @@ class Ban(models.Model):
 
     def matches(self, email: str) -> bool:
         if self.is_pattern:
-            return re.match(self.email, email, re.IGNORECASE) is not None
+            pattern = compiled_or_none(self.email)
+            return pattern is not None and pattern.match(email) is not None
         return self.email == email.lower()
 
 

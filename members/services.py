@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from lists.models import Action, MailingList
 from mailman_site.events import emit
+from members.ban_patterns import BanPattern, PatternError, compile_ban, compiled_or_none
 from members.models import Address, Ban, DeliveryMode, DeliveryStatus, Membership, Role
 
 
@@ -128,10 +129,11 @@ class BanList:
             else (Ban.objects.filter(mailing_list__isnull=True))
         )
         self.emails: set[str] = set()
-        self.patterns: list[re.Pattern] = []
+        self.patterns: list[BanPattern] = []
         for ban in bans:
             if ban.is_pattern:
-                self.patterns.append(re.compile(ban.email, re.IGNORECASE))
+                if (pattern := compiled_or_none(ban.email)) is not None:
+                    self.patterns.append(pattern)
             else:
                 self.emails.add(ban.email.lower())
 
@@ -203,14 +205,19 @@ def unsubscribe(mlist: MailingList, email: str, *, role: str = Role.MEMBER) -> N
 
 
 @transaction.atomic
-def remove_membership(membership: Membership) -> None:
-    membership.delete()
+def remove_membership(membership: Membership) -> bool:
+    """Delete `membership` and announce it; False, and no event, when it was
+    gone already, so that two requests removing one member announce it once."""
+    deleted, _ = Membership.objects.filter(pk=membership.pk).delete()
+    if not deleted:
+        return False
     emit(
         "member_removed",
         mailing_list=membership.mailing_list,
         emails=[membership.address.email],
         role=membership.role,
     )
+    return True
 
 
 UPDATABLE = {
@@ -315,7 +322,8 @@ def bulk_subscribe(
             Membership.objects.bulk_create(new, batch_size=1000)
             if progress:
                 progress(len(chunk))
-        emit("member_added", mailing_list=mlist, emails=result.added, role=role)
+        if result.added:
+            emit("member_added", mailing_list=mlist, emails=result.added, role=role)
     return result
 
 
@@ -338,34 +346,47 @@ def bulk_unsubscribe(
             Membership.objects.filter(pk__in=found.values()).delete()
             for email in chunk:
                 (result.removed if email in found else result.unchanged).append(email)
-        emit("member_removed", mailing_list=mlist, emails=result.removed, role=role)
+        if result.removed:
+            emit("member_removed", mailing_list=mlist, emails=result.removed, role=role)
     return result
+
+
+def ban_pattern(text: str) -> str:
+    """`text` as a ban stores it: a `^regex` as written, an address lower-cased.
+
+    Raises InvalidBan for a pattern that does not compile, text that is no
+    address, or what no ban column can hold.
+    """
+    pattern = text.strip()
+    if CONTROL_CHARACTERS.search(pattern) or len(pattern) > MAX_EMAIL_LENGTH:
+        raise InvalidBan(f"A ban is an address or a ^pattern of at most {MAX_EMAIL_LENGTH} printable characters.")
+    if pattern.startswith("^"):
+        try:
+            compile_ban(pattern)
+        except PatternError as exc:
+            raise InvalidBan(f"Invalid pattern {pattern!r}: {exc}") from None
+        return pattern
+    try:
+        return parse_address(pattern)[0]
+    except InvalidAddress as exc:
+        raise InvalidBan(str(exc)) from None
 
 
 @transaction.atomic
 def ban(mlist: MailingList | None, pattern: str) -> Ban:
-    """Ban an address or a `^regex` on `mlist`, or site-wide when None."""
-    pattern = pattern.strip()
-    if pattern.startswith("^"):
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise InvalidBan(f"Invalid pattern {pattern!r}: {exc}") from None
-    else:
-        try:
-            pattern = parse_address(pattern)[0]
-        except InvalidAddress as exc:
-            raise InvalidBan(str(exc)) from None
-    ban_row, _ = Ban.objects.get_or_create(mailing_list=mlist, email=pattern)
+    """Ban an address or a `^regex` on `mlist`, or site-wide when None; the
+    existing ban when there is one already."""
+    ban_row, _ = Ban.objects.get_or_create(mailing_list=mlist, email=ban_pattern(pattern))
     return ban_row
 
 
 @transaction.atomic
 def unban(mlist: MailingList | None, pattern: str) -> bool:
     """Lift a ban; False when there was none."""
-    pattern = pattern.strip()
-    if not pattern.startswith("^"):
-        pattern = pattern.lower()
+    try:
+        pattern = ban_pattern(pattern)
+    except InvalidBan:
+        return False
     deleted, _ = Ban.objects.filter(mailing_list=mlist, email=pattern).delete()
     return deleted > 0
 

@@ -10,8 +10,13 @@ from django.views.decorators.http import require_http_methods
 from lists.views import find_list
 from members.forms import AddressForm
 from members.one_click import InvalidOneClickToken, read_token
-from members.services import NotSubscribed, unsubscribe
-from members.workflows import Status, confirm, request_subscription, request_unsubscription
+from members.workflows import (
+    Status,
+    confirm,
+    request_subscription,
+    request_unsubscription,
+    unsubscribe_by_one_click,
+)
 from messages.outgoing import SendError
 
 MAIL_DOWN = _("We could not send you mail just now; nothing was changed. Please try again later.")
@@ -29,10 +34,7 @@ def one_click_unsubscribe(request: HttpRequest, list_id: str, token: str) -> Htt
     except InvalidOneClickToken:
         return render(request, "members/one_click_invalid.html", {"mlist": mlist}, status=400)
     if request.method == "POST":
-        try:
-            unsubscribe(mlist, email)
-        except NotSubscribed:
-            pass
+        unsubscribe_by_one_click(mlist, email)
         return render(request, "members/one_click_done.html", {"mlist": mlist, "email": email})
     return render(request, "members/one_click_ask.html", {"mlist": mlist, "email": email})
 

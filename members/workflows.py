@@ -15,12 +15,14 @@ verifies the address; one mail serves both checks. Unlike Mailman, an
 address verified earlier is not enough: that is no consent to join this
 list, and it would let a form tell verified addresses from others.
 
-What a requester may learn: nothing about who is subscribed or banned. A
-request for a banned address, or for one already subscribed or already
-waiting for approval, sends no mail and writes nothing, and its result's
-`public_status` is what a fresh address would have got ("check your
-mail"). `status` says what really happened, for trusted callers (an
-admin's API key); pages and email replies show `public_status` only.
+What a requester may learn: nothing about who is subscribed or banned.
+Every result's `public_status` is what a fresh address would have got
+("check your mail"), and a request that asks for a confirmation does the
+same work for a new address, a member and one already waiting for
+approval: one token, one confirmation mail, sent before the answer (see
+request_subscription). Only a banned address is never mailed. `status`
+says what really happened, for trusted callers (an admin's API key);
+pages and email replies show `public_status` only.
 
 Member events (member_added, member_removed) come from members.services;
 subscription_requested and subscription_request_decided from here.
@@ -31,7 +33,7 @@ goodbye and owner notices go after commit, best effort.
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import partial
 
@@ -44,6 +46,7 @@ from lists.models import MailingList, SubscriptionPolicy, TemplateName, Unsubscr
 from mailman_site.events import emit
 from members import notices, ratelimit, tokens
 from members.models import (
+    ConfirmationToken,
     Membership,
     RequestStatus,
     Role,
@@ -148,22 +151,44 @@ def request_subscription(
     if needs_confirmation and not _may_send(email, client_ip):
         return WorkflowResult(Status.RATE_LIMITED, Status.RATE_LIMITED, email, mlist)
     if is_banned(mlist, email):
+        # Never mailed: a ban is often a promise not to write again.
         logger.info("Subscription of a banned address to %s refused", mlist)
         return result(Status.BANNED)
-    if Membership.objects.filter(mailing_list=mlist, address__email=email, role=Role.MEMBER).exists():
-        return result(Status.ALREADY_MEMBER)
-    if SubscriptionRequest.objects.filter(mailing_list=mlist, email=email, status=RequestStatus.PENDING).exists():
-        return result(Status.ALREADY_PENDING)
+    known = _subscription_state(mlist, email)
     if pre_verified:
         verify_address(email)
     if needs_confirmation:
+        # One path for a new address, a member and one already waiting: a
+        # token and a confirmation mail, sent before the answer. Spare the
+        # member the SMTP round trip and the time the form takes tells who
+        # is subscribed. Sending every mail after the answer (an actor)
+        # would hide it too, but then a request would live only in a broker
+        # queue, and a mail server that is down could no longer refuse it
+        # with nothing written (SendError: a 503 on pages and API), now
+        # alike for every address. Confirming changes nothing for a member
+        # ("you are subscribed"); the per-address rate limit bounds these
+        # mails as it bounds the others.
         data = {"display_name": display_name, "pre_approved": pre_approved, "send_welcome": send_welcome, "via": via}
         issued = tokens.issue(mlist, email, TokenAction.SUBSCRIBE, data)
         notices.send_confirmation(mlist, email, issued.token, TemplateName.CONFIRM_SUBSCRIBE)
-        return result(Status.CONFIRMATION_SENT, token=issued.token)
+        return result(known or Status.CONFIRMATION_SENT, token=issued.token)
+    if known:
+        return result(known)
     return _subscribe_or_hold(
         mlist, email, display_name, needs_approval=needs_approval, send_welcome=send_welcome, via=via
     )
+
+
+def _subscription_state(mlist: MailingList, email: str) -> Status | None:
+    """ALREADY_MEMBER, ALREADY_PENDING, or None for an address with neither."""
+    # Both asked every time: the work done must not depend on the answer.
+    member = Membership.objects.filter(mailing_list=mlist, address__email=email, role=Role.MEMBER).exists()
+    waiting = SubscriptionRequest.objects.filter(mailing_list=mlist, email=email, status=RequestStatus.PENDING).exists()
+    if member:
+        return Status.ALREADY_MEMBER
+    if waiting:
+        return Status.ALREADY_PENDING
+    return None
 
 
 @transaction.atomic
@@ -183,8 +208,8 @@ def request_unsubscription(
     owner of the address, an admin) leaves at once; anyone else, and
     everyone under the confirm policy unless `pre_confirmed`, gets a
     confirmation mail first, so that nobody can unsubscribe somebody else.
-    An address that is not a member gets no mail, and the same
-    public_status.
+    An address that is not a member gets the same mail and the same
+    public_status; without a confirmation it gets neither.
     """
     _check_via(via)
     given, _ = split_address(email)
@@ -201,14 +226,28 @@ def request_unsubscription(
         .filter(mailing_list=mlist, address__email=email, role=Role.MEMBER)
         .first()
     )
-    if membership is None:
-        return result(Status.NOT_MEMBER)
     if needs_confirmation:
+        # As in request_subscription: a token and a mail for a member and a
+        # stranger alike, so that neither the answer nor its time tells who
+        # is subscribed. Confirming changes nothing for a stranger.
         issued = tokens.issue(mlist, email, TokenAction.UNSUBSCRIBE, {"send_goodbye": send_goodbye, "via": via})
         notices.send_confirmation(mlist, email, issued.token, TemplateName.CONFIRM_UNSUBSCRIBE)
-        return result(Status.CONFIRMATION_SENT, token=issued.token)
-    _leave(membership, send_goodbye=send_goodbye)
+        status = Status.CONFIRMATION_SENT if membership else Status.NOT_MEMBER
+        return result(status, token=issued.token)
+    if membership is None:
+        return result(Status.NOT_MEMBER)
+    if not _leave(membership, send_goodbye=send_goodbye):
+        return result(Status.NOT_MEMBER)
     return result(Status.UNSUBSCRIBED)
+
+
+def unsubscribe_by_one_click(mlist: MailingList, email: str) -> WorkflowResult:
+    """The RFC 8058 one-click POST for `email`, whose signed token the caller
+    has checked (members.one_click): the member leaves at once, with the
+    list's goodbye like any other leaving member (RFC 8058 section 3.1: no
+    further step may be asked). Repeating it is harmless: once the member
+    is gone, a POST, or two at once, removes nobody and sends nothing."""
+    return request_unsubscription(mlist, email, pre_verified=True, pre_confirmed=True, via="web")
 
 
 def confirm(token: str, *, mlist: MailingList | None = None) -> WorkflowResult:
@@ -319,34 +358,64 @@ def _may_send(email: str, client_ip: str) -> bool:
     return ratelimit.allow("ip", client_ip) and ratelimit.allow("address", email)
 
 
+# What the person who confirmed is told, where the truth is none of the
+# requester's business or the pages have no wording for it: a ban is not
+# announced (the link just does not work); being a member already, or no
+# longer, is the outcome that was asked for.
+PUBLIC_AFTER_CONFIRMING = {
+    Status.ALREADY_MEMBER: Status.SUBSCRIBED,
+    Status.ALREADY_PENDING: Status.PENDING_APPROVAL,
+    Status.NOT_MEMBER: Status.UNSUBSCRIBED,
+    Status.BANNED: Status.INVALID_TOKEN,
+}
+
+
 @transaction.atomic
 def _confirm(token: str, mlist: MailingList | None, actions: tuple[str, ...]) -> WorkflowResult:
     try:
         row = tokens.consume(token, mlist=mlist, actions=actions)
     except tokens.InvalidToken:
         return WorkflowResult(Status.INVALID_TOKEN, Status.INVALID_TOKEN, mailing_list=mlist)
-    mlist, email, data = row.mailing_list, row.email, row.data
     if row.action == TokenAction.UNSUBSCRIBE:
-        membership = (
-            Membership.objects.select_related("address", "mailing_list")
-            .filter(mailing_list=mlist, address__email=email, role=Role.MEMBER)
-            .first()
-        )
-        if membership is None:
-            return WorkflowResult(Status.NOT_MEMBER, Status.NOT_MEMBER, email, mlist)
-        _leave(membership, send_goodbye=data.get("send_goodbye", True))
-        return WorkflowResult(Status.UNSUBSCRIBED, Status.UNSUBSCRIBED, email, mlist)
+        result = _leave_confirmed(row)
+    else:
+        result = _join_confirmed(row)
+    return replace(result, public_status=PUBLIC_AFTER_CONFIRMING.get(result.status, result.public_status))
+
+
+def _leave_confirmed(row: ConfirmationToken) -> WorkflowResult:
+    mlist, email = row.mailing_list, row.email
+    membership = (
+        Membership.objects.select_related("address", "mailing_list")
+        .filter(mailing_list=mlist, address__email=email, role=Role.MEMBER)
+        .first()
+    )
+    if membership is None or not _leave(membership, send_goodbye=row.data.get("send_goodbye", True)):
+        return WorkflowResult(Status.NOT_MEMBER, Status.NOT_MEMBER, email, mlist)
+    return WorkflowResult(Status.UNSUBSCRIBED, Status.UNSUBSCRIBED, email, mlist)
+
+
+def _join_confirmed(row: ConfirmationToken) -> WorkflowResult:
+    mlist, email, data = row.mailing_list, row.email, row.data
     if is_banned(mlist, email):
         return WorkflowResult(Status.BANNED, Status.BANNED, email, mlist)
     # Whoever holds the token read the mail sent to the address.
     verify_address(email)
+    if _subscription_state(mlist, email) == Status.ALREADY_MEMBER:
+        # Mailed to a member too (see request_subscription); nothing to do,
+        # and no request for the owners.
+        return WorkflowResult(Status.ALREADY_MEMBER, Status.ALREADY_MEMBER, email, mlist)
     display_name = data.get("display_name", "")
-    send_welcome = data.get("send_welcome", True)
     if row.action == TokenAction.INVITATION:
         return _subscribe_or_hold(mlist, email, display_name, needs_approval=False, send_welcome=True, via="admin")
     needs_approval = mlist.subscription_policy in MODERATING and not data.get("pre_approved", False)
     return _subscribe_or_hold(
-        mlist, email, display_name, needs_approval=needs_approval, send_welcome=send_welcome, via=data.get("via", "")
+        mlist,
+        email,
+        display_name,
+        needs_approval=needs_approval,
+        send_welcome=data.get("send_welcome", True),
+        via=data.get("via", ""),
     )
 
 
@@ -378,11 +447,15 @@ def _join(mlist: MailingList, email: str, display_name: str, *, send_welcome: bo
     return WorkflowResult(Status.SUBSCRIBED, Status.SUBSCRIBED, email, mlist, membership)
 
 
-def _leave(membership: Membership, *, send_goodbye: bool) -> None:
+def _leave(membership: Membership, *, send_goodbye: bool) -> bool:
+    """Remove `membership` and say goodbye; False, sending nothing, when it
+    was removed already (by a request running at the same time)."""
     mlist, email = membership.mailing_list, membership.address.email
-    remove_membership(membership)
+    if not remove_membership(membership):
+        return False
     if send_goodbye and mlist.send_goodbye_message:
         transaction.on_commit(partial(notices.send_goodbye, mlist, email), robust=True)
+    return True
 
 
 def _decide(request: SubscriptionRequest, user: AbstractBaseUser | None, status: str, reason: str = "") -> None:

@@ -22,18 +22,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.input import MAX_TEXT_LENGTH, RejectUnknownFields, validated_data
-from api.permissions import Caller, ScopeAllowsMethod, is_site_admin, list_roles, visible_lists
+from api.permissions import ScopeAllowsMethod, can_moderate, visible_lists
 from lists.api import LIST_ID, find_list
 from lists.models import MailingList
-from members.models import Role
 from messages import moderation
 from messages.models import HeldMessage, HeldStatus
-
-MODERATOR_ROLES = {Role.OWNER, Role.MODERATOR}
-
-
-def can_moderate(user: Caller, mlist: MailingList) -> bool:
-    return is_site_admin(user) or bool(list_roles(user, mlist) & MODERATOR_ROLES)
 
 
 class Conflict(APIException):

@@ -1,7 +1,7 @@
 import pytest
 
 from mailman_site import events
-from members.models import Address, Membership, Role
+from members.models import Address, Ban, Membership, Role
 from members.services import (
     AlreadySubscribed,
     BannedAddress,
@@ -117,6 +117,32 @@ def test_bad_ban_patterns_are_refused(mlist):
         ban(mlist, "^(unclosed")
     with pytest.raises(InvalidBan):
         ban(mlist, "not an address")
+
+
+def test_ban_patterns_ignore_case(mlist):
+    ban(mlist, "^.*@SPAM\\.example$")
+    assert is_banned(mlist, "Eve@Spam.Example")
+    assert not is_banned(mlist, "eve@spam.example.org")
+
+
+def test_a_pattern_built_to_backtrack_forever_answers_at_once(mlist):
+    # With Python's re this check would take longer than the age of the
+    # universe; RE2 matches in time linear in the address.
+    ban(mlist, "^(a+)+$")
+    assert not is_banned(mlist, "a" * 60 + "@example.com")
+    assert is_banned(mlist, "aaaa")
+
+
+def test_a_pattern_re2_cannot_match_is_refused_with_the_reason(mlist):
+    with pytest.raises(InvalidBan, match="invalid escape sequence"):
+        ban(mlist, "^(.)\\1@example\\.com$")
+
+
+def test_a_stored_pattern_that_does_not_compile_bans_nobody(mlist):
+    Ban.objects.create(mailing_list=mlist, email="^(?<=x)")
+    ban(mlist, "eve@example.com")
+    assert is_banned(mlist, "eve@example.com")
+    assert not is_banned(mlist, "ann@example.com")
 
 
 def test_bulk_subscribe_writes_nothing_when_a_line_is_invalid(mlist):

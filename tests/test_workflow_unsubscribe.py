@@ -58,11 +58,27 @@ def test_no_goodbye_when_the_list_sends_none(mlist, member, smtp_sink, committed
     assert not smtp_sink.received
 
 
-def test_a_non_member_gets_the_same_answer_and_no_mail(mlist, smtp_sink, committed):
-    result = committed(request_unsubscription, mlist, "nobody@example.net")
+def test_a_non_member_gets_the_same_answer_and_the_same_mail(mlist, member, smtp_sink, committed):
+    for_member = committed(request_unsubscription, mlist, member.email)
+    for_stranger = committed(request_unsubscription, mlist, "nobody@example.net")
+    assert for_stranger.status == Status.NOT_MEMBER
+    assert for_stranger.public_status == for_member.public_status == Status.CONFIRMATION_SENT
+    [to_member] = smtp_sink.to(member.email)
+    [to_stranger] = smtp_sink.to("nobody@example.net")
+
+    def wording(mail, email):
+        return mail.message.get_content().replace(token_of(mail), "TOKEN").replace(email, "ADDRESS")
+
+    assert wording(to_stranger, "nobody@example.net") == wording(to_member, member.email)
+
+
+def test_a_non_member_who_confirms_changes_nothing(mlist, smtp_sink, committed):
+    committed(request_unsubscription, mlist, "nobody@example.net")
+    [mail] = smtp_sink.to("nobody@example.net")
+    result = committed(confirm, token_of(mail))
     assert result.status == Status.NOT_MEMBER
-    assert result.public_status == Status.CONFIRMATION_SENT
-    assert not smtp_sink.received
+    assert result.public_status == Status.UNSUBSCRIBED
+    assert not Membership.objects.filter(address__email="nobody@example.net").exists()
 
 
 def test_an_unsubscription_token_does_not_touch_another_role(mlist, member, smtp_sink, committed):
