@@ -112,7 +112,7 @@ def test_a_message_for_a_deleted_list_is_parked(mlist, member):
 
 @pytest.mark.parametrize(
     "destination",
-    [Destination.REQUEST, Destination.JOIN, Destination.LEAVE, Destination.BOUNCES],
+    [Destination.BOUNCES],
 )
 def test_other_destinations_are_kept_as_not_handled(mlist, destination):
     inbound = deliver(mlist, compose(), destination=destination)
