@@ -71,6 +71,15 @@ class DmarcMitigation(models.TextChoices):
     DISCARD = "discard", _("discard")
 
 
+class FilterAction(models.TextChoices):
+    """What the MIME filter does with a post it filters out (Mailman's filter_action)."""
+
+    DISCARD = "discard", _("discard")
+    REJECT = "reject", _("reject")
+    FORWARD = "forward", _("forward to the list's owners")
+    PRESERVE = "preserve", _("preserve for the site's admins")
+
+
 class DigestFrequency(models.TextChoices):
     YEARLY = "yearly", _("yearly")
     MONTHLY = "monthly", _("monthly")
@@ -125,8 +134,33 @@ class MailingList(models.Model):
         max_length=16, choices=DmarcMitigation.choices, default=DmarcMitigation.NO_MITIGATION
     )
     dmarc_mitigate_unconditionally = models.BooleanField(default=False)
+    # Which From-domain DMARC policies call for the mitigation: p=reject always.
+    dmarc_quarantine_moderation_action = models.BooleanField(
+        default=True, help_text=_("Also mitigate when the From domain's DMARC policy is quarantine.")
+    )
+    dmarc_none_moderation_action = models.BooleanField(
+        default=False, help_text=_("Also mitigate when the From domain's DMARC policy is none.")
+    )
     dmarc_moderation_notice = models.TextField(blank=True)
     dmarc_wrapped_message_text = models.TextField(blank=True)
+
+    # Content filtering (Mailman's names)
+    filter_content = models.BooleanField(_("filter MIME parts"), default=False)
+    filter_types = models.TextField(blank=True, help_text=_("MIME types to remove, one per line (text/html, image)."))
+    filter_extensions = models.TextField(blank=True, help_text=_("File name extensions to remove, one per line."))
+    pass_types = models.TextField(blank=True, help_text=_("When set, only these MIME types are kept."))
+    pass_extensions = models.TextField(blank=True, help_text=_("When set, only these file name extensions are kept."))
+    collapse_alternatives = models.BooleanField(
+        default=True, help_text=_("Keep only the first part of multipart/alternative.")
+    )
+    convert_html_to_plaintext = models.BooleanField(default=False)
+    filter_action = models.CharField(max_length=16, choices=FilterAction.choices, default=FilterAction.DISCARD)
+    spam_hold_score = models.FloatField(
+        null=True, blank=True, default=5.0, help_text=_("Hold posts scored this or higher; empty: never.")
+    )
+    spam_discard_score = models.FloatField(
+        null=True, blank=True, default=None, help_text=_("Discard posts scored this or higher; empty: never.")
+    )
 
     # Membership
     subscription_policy = models.CharField(
@@ -141,6 +175,12 @@ class MailingList(models.Model):
     send_welcome_message = models.BooleanField(default=True)
     send_goodbye_message = models.BooleanField(default=True)
     admin_immed_notify = models.BooleanField(default=True)
+    send_moderation_summary = models.BooleanField(
+        default=True, help_text=_("A daily summary of what waits for the moderators.")
+    )
+    max_days_to_hold = models.PositiveSmallIntegerField(
+        default=14, help_text=_("Held posts not decided after this many days are discarded; 0: kept.")
+    )
     admin_notify_mchanges = models.BooleanField(default=False)
     # Mailman's pending_request_life, per list: how long a confirmation or
     # invitation token stays valid.
@@ -247,3 +287,33 @@ class ListTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.mailing_list or _('site default')})"
+
+
+class FilterPart(models.TextChoices):
+    HEADER = "header", _("a header")
+    BODY = "body", _("the body")
+
+
+# A regex here runs on every post (RE2: in linear time); long ones are refused.
+FILTER_PATTERN_MAX_LENGTH = 1000
+
+
+class ContentFilter(models.Model):
+    """One of a list's header and body filters (Mailman's header_matches,
+    extended to the body): where `pattern` matches, `action` is taken. The
+    first match in `position` order wins."""
+
+    mailing_list = models.ForeignKey(MailingList, on_delete=models.CASCADE, related_name="content_filters")
+    position = models.PositiveIntegerField(default=0)
+    part = models.CharField(max_length=8, choices=FilterPart.choices, default=FilterPart.HEADER)
+    header = models.CharField(max_length=255, blank=True, help_text=_("The header's name, for a header filter."))
+    pattern = models.CharField(max_length=FILTER_PATTERN_MAX_LENGTH)
+    action = models.CharField(max_length=16, choices=Action.choices, default=Action.HOLD)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["mailing_list", "position", "id"]
+
+    def __str__(self) -> str:
+        where = self.header if self.part == FilterPart.HEADER else self.part
+        return f"{where} ~ {self.pattern} -> {self.action}"

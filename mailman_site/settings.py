@@ -321,3 +321,30 @@ SWEEP_INTERVAL = int(os.environ.get("SWEEP_INTERVAL", "30"))
 # MTA maps: "postfix" regenerates them under MTA_MAPS_DIR whenever lists change.
 MTA_MAPS = os.environ.get("MTA_MAPS", "")
 MTA_MAPS_DIR = os.environ.get("MTA_MAPS_DIR", str(VAR_DIR / "mta"))
+
+# Content filtering (issue 6).
+# spamd: "" checks nothing with spamd; "tcp://127.0.0.1:783" or
+# "unix:///run/spamd.sock". A post is checked once, within SPAMD_TIMEOUT
+# seconds; when spamd is down or slow, SPAMD_DOWN_ACTION ("hold" or
+# "accept") decides, never a wait without end. Larger posts than
+# SPAMD_MAX_SIZE bytes are not sent to it (spamc's limit).
+SPAMD_URL = os.environ.get("SPAMD_URL", "")
+SPAMD_TIMEOUT = float(os.environ.get("SPAMD_TIMEOUT", "10"))
+SPAMD_DOWN_ACTION = os.environ.get("SPAMD_DOWN_ACTION", "accept")
+SPAMD_MAX_SIZE = int(os.environ.get("SPAMD_MAX_SIZE", str(500 * 1024)))
+# Trust X-Spam-Status / X-Spam-Score added by the site's own MTA.
+TRUST_MTA_SPAM_HEADERS = env_bool("TRUST_MTA_SPAM_HEADERS")
+
+# DMARC, DKIM and ARC.
+# DNS servers ("host" or "host:port") for DMARC lookups; empty: the system's.
+DNS_RESOLVERS = env_list("DNS_RESOLVERS", "")
+DNS_TIMEOUT = float(os.environ.get("DNS_TIMEOUT", "3"))
+DMARC_CACHE_SECONDS = int(os.environ.get("DMARC_CACHE_SECONDS", "3600"))
+# Sign outgoing list mail with DKIM (and seal with ARC) when a key is set:
+# a PEM file; the signing domain is the list's, unless DKIM_DOMAIN is set.
+DKIM_PRIVATE_KEY_FILE = os.environ.get("DKIM_PRIVATE_KEY_FILE", "")
+DKIM_SELECTOR = os.environ.get("DKIM_SELECTOR", "mailman")
+DKIM_DOMAIN = os.environ.get("DKIM_DOMAIN", "")
+ARC_SEAL = env_bool("ARC_SEAL")
+# The authserv-id of this site's Authentication-Results (RFC 8601), for ARC.
+AUTHSERV_ID = os.environ.get("AUTHSERV_ID", urlsplit(SITE_URL).hostname or "localhost")

@@ -32,6 +32,8 @@ class InboundStatus(models.TextChoices):
     REJECTED = "rejected", _("rejected")
     DISCARDED = "discarded", _("discarded")
     FORWARDED = "forwarded", _("forwarded to the owners")
+    # Filtered out by the MIME filter and kept for the site's admins.
+    PRESERVED = "preserved", _("preserved for the site's admins")
     DUPLICATE = "duplicate", _("duplicate of an earlier delivery")
     # Stored and visible, but no part of the project handles it yet.
     NOT_HANDLED = "not_handled", _("not handled yet")
@@ -103,6 +105,8 @@ class HeldStatus(models.TextChoices):
     APPROVED = "approved", _("approved")
     REJECTED = "rejected", _("rejected")
     DISCARDED = "discarded", _("discarded")
+    # Not decided within the list's max_days_to_hold.
+    EXPIRED = "expired", _("expired")
 
 
 class HeldMessage(models.Model):
@@ -124,6 +128,38 @@ class HeldMessage(models.Model):
 
     def __str__(self) -> str:
         return f"held on {self.mailing_list}: {self.subject[:60]}"
+
+
+class ModerationKind(models.TextChoices):
+    POST = "post", _("held post")
+    SUBSCRIPTION = "subscription", _("subscription request")
+
+
+class ModerationRecord(models.Model):
+    """One thing a moderator (or the site, for expiry) did, for the list's
+    owners to read: who, what, when, on which held post or request."""
+
+    mailing_list = models.ForeignKey(MailingList, on_delete=models.CASCADE, related_name="moderation_records")
+    kind = models.CharField(max_length=16, choices=ModerationKind.choices, default=ModerationKind.POST)
+    held_message = models.ForeignKey(
+        HeldMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="records"
+    )
+    # What it was about, kept when the held post or request is gone.
+    sender = models.CharField(max_length=998, blank=True)
+    subject = models.TextField(blank=True)
+    action = models.CharField(max_length=32)
+    reason = models.TextField(blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # Who acted when there is no user: the address of an approval by mail, or "site".
+    actor_email = models.CharField(max_length=254, blank=True)
+    via = models.CharField(max_length=16, blank=True, help_text=_("web, email, api, admin or site."))
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} on {self.mailing_list} by {self.actor or self.actor_email or 'site'}"
 
 
 class BatchStatus(models.TextChoices):
