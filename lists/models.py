@@ -241,6 +241,11 @@ class TemplateName(models.TextChoices):
     INVITATION = "list:user:action:invite", _("invitation")
     REQUEST_NOTICE = "list:admin:action:subscribe", _("notice to owners of a subscription request")
     REQUEST_REFUSED = "list:user:notice:refuse", _("subscription request rejected")
+    # Moderation of posts.
+    HELD_NOTICE = "list:admin:action:post", _("notice to moderators of a held post")
+    HELD_SENDER_NOTICE = "list:user:notice:hold", _("notice to the sender of a held post")
+    POST_REJECTED = "list:user:notice:rejected", _("notice to the sender of a rejected post")
+    PENDING_SUMMARY = "list:admin:notice:pending", _("daily summary of what waits for the moderators")
     # The decoration of posts (messages.footers).
     REGULAR_HEADER = "list:member:regular:header", _("header of posts")
     REGULAR_FOOTER = "list:member:regular:footer", _("footer of posts")
