@@ -17,18 +17,21 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from lists.models import Domain, ListTemplate, MailingList
+from lists.models import ContentFilter, Domain, ListTemplate, MailingList
 from lists.services import (
+    FILTER_ACTIONS,
     NOT_CONFIGURABLE,
     DomainAlreadyExists,
     InvalidListName,
     ListAlreadyExists,
     configurable_fields,
     configure_list,
+    content_filter_errors,
     create_domain,
     create_list,
     delete_domain,
     delete_list,
+    set_content_filters,
     set_template,
     update_domain,
 )
@@ -162,6 +165,50 @@ class OwnerInline(admin.TabularInline):
         return super().get_queryset(request).filter(role__in=[Role.OWNER, Role.MODERATOR]).select_related("address")
 
 
+class ContentFilterForm(forms.ModelForm):
+    """One header or body filter, checked as lists.services checks it (RE2
+    must compile the pattern), so an error shows beside the filter."""
+
+    position = forms.IntegerField(
+        label=_("position"), required=False, min_value=0, help_text=_("Lowest first; empty: after the others.")
+    )
+
+    class Meta:
+        model = ContentFilter
+        fields = ["position", "part", "header", "pattern", "action"]
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            # A blank new row is left out, not refused for its missing pattern.
+            self.initial.pop("position", None)
+        # Spaces in a pattern match spaces.
+        self.fields["pattern"].strip = False
+        self.fields["action"].choices = [
+            (value, label) for value, label in self.fields["action"].choices if value in FILTER_ACTIONS
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        fields = {name: cleaned.get(name) or "" for name in ("part", "header", "pattern", "action")}
+        for name, messages in content_filter_errors(**fields).items():
+            if name not in self.errors:
+                self.add_error(name, messages)
+        return cleaned
+
+
+class ContentFilterInline(admin.TabularInline):
+    """The list's header and body filters; the lowest position runs first."""
+
+    model = ContentFilter
+    form = ContentFilterForm
+    fields = ["position", "part", "header", "pattern", "action"]
+    ordering = ["position", "id"]
+    extra = 1
+    verbose_name = _("header or body filter")
+    verbose_name_plural = _("header and body filters (regular expressions, first match wins)")
+
+
 IDENTITY_FIELDS = ["domain", "list_name", "display_name", "description", "info", "created_at", "roster"]
 MODERATOR_PASSWORD_FIELDS = ["new_moderator_password", "remove_moderator_password"]
 SETTING_GROUPS: list[tuple[str, list[str]]] = [
@@ -239,7 +286,7 @@ def change_fieldsets() -> list[tuple[Any, dict[str, list[str]]]]:
 @admin.register(MailingList)
 class MailingListAdmin(ServiceModelAdmin):
     form = MailingListForm
-    inlines = [OwnerInline]
+    inlines = [OwnerInline, ContentFilterInline]
     list_display = ["posting_address", "display_name", "advertised", "subscription_policy", "archive_policy"]
     list_filter = ["domain", "advertised", "archive_policy", "subscription_policy", "emergency"]
     search_fields = ["list_name", "display_name", "description", "domain__mail_host"]
@@ -300,6 +347,9 @@ class MailingListAdmin(ServiceModelAdmin):
             configure_list(obj, **settings)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is ContentFilter:
+            save_content_filters(formset)
+            return
         formset.save(commit=False)
         for membership in formset.deleted_objects:
             remove_membership(membership)
@@ -334,6 +384,28 @@ class MailingListAdmin(ServiceModelAdmin):
         for queryset in collector.fast_deletes:
             counts[str(queryset.model._meta.verbose_name_plural)] += queryset.count()
         return [str(mlist) for mlist in objs], dict(counts), set(), []
+
+
+def save_content_filters(formset: Any) -> None:
+    """The filters as the inline now shows them, in position order (then as
+    shown), replace the list's filters in one service call."""
+    # Not saved: this fills in what the admin's history message reads.
+    formset.save(commit=False)
+    if not formset.has_changed():
+        return
+    deleted = set(formset.deleted_forms) if formset.can_delete else set()
+    kept = [
+        (form.instance.position is None, form.instance.position or 0, index, form.instance)
+        for index, form in enumerate(formset.forms)
+        if form not in deleted and (form.instance.pk is not None or form.has_changed())
+    ]
+    set_content_filters(
+        formset.instance,
+        [
+            {"part": row.part, "header": row.header, "pattern": row.pattern, "action": row.action}
+            for *_order, row in sorted(kept, key=lambda entry: entry[:3])
+        ],
+    )
 
 
 @admin.register(ListTemplate)

@@ -5,7 +5,7 @@ writes list rows directly.
 """
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.contrib.auth.hashers import make_password
@@ -13,8 +13,18 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
-from lists.models import Domain, ListTemplate, MailingList, TemplateName
+from lists.models import (
+    FILTER_PATTERN_MAX_LENGTH,
+    Action,
+    ContentFilter,
+    Domain,
+    FilterPart,
+    ListTemplate,
+    MailingList,
+    TemplateName,
+)
 from mailman_site.events import emit
+from mailman_site.safe_regex import PatternError, compile_safe
 
 
 class ListError(Exception):
@@ -244,3 +254,61 @@ def set_template(mlist: MailingList | None, name: str, text: str) -> ListTemplat
         raise InvalidSetting(exc.message_dict) from None
     template.save()
     return template
+
+
+# Header and body filters (the header-filters rule runs them in order).
+
+# RFC 5322 section 3.6.8: a field name is printable US-ASCII but the colon.
+HEADER_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]{1,255}")
+# Every filter runs on every post; a list needs a few dozen at most.
+MAX_CONTENT_FILTERS = 200
+FILTER_ACTIONS = [action for action in Action.values if action != Action.DEFER]
+
+
+def content_filter_errors(part: str, header: str, pattern: str, action: str) -> dict[str, list[str]]:
+    """What is wrong with one header or body filter, by field; empty when
+    nothing is. The pattern must compile with RE2, as it will run."""
+    errors: dict[str, list[str]] = {}
+    if part not in FilterPart.values:
+        errors["part"] = [f"Not one of {', '.join(FilterPart.values)}: {part!r}."]
+    if part == FilterPart.HEADER and not HEADER_NAME.fullmatch(header or ""):
+        errors["header"] = [f"Not a header name (RFC 5322: printable ASCII without ':' or spaces): {header!r}."]
+    if action == Action.DEFER:
+        errors["action"] = [f"A filter cannot defer; choose one of {', '.join(FILTER_ACTIONS)}."]
+    elif action not in FILTER_ACTIONS:
+        errors["action"] = [f"Not one of {', '.join(FILTER_ACTIONS)}: {action!r}."]
+    if not pattern:
+        errors["pattern"] = ["The pattern is empty."]
+    elif len(pattern) > FILTER_PATTERN_MAX_LENGTH or "\x00" in pattern:
+        errors["pattern"] = [f"The pattern must be at most {FILTER_PATTERN_MAX_LENGTH} characters, without NUL."]
+    else:
+        try:
+            compile_safe(pattern)
+        except PatternError as exc:
+            errors["pattern"] = [f"The pattern {pattern!r} is not a regular expression RE2 accepts: {exc}."]
+    return errors
+
+
+@transaction.atomic
+def set_content_filters(mlist: MailingList, filters: Sequence[Mapping[str, str]]) -> list[ContentFilter]:
+    """Replace the list's header and body filters with `filters` (mappings of
+    part, header, pattern and action), first to run first. All or none: on
+    InvalidSetting, naming each filter at fault by its number, nothing changed.
+    A body filter's header is not kept."""
+    errors: dict[str, list[str]] = {}
+    if len(filters) > MAX_CONTENT_FILTERS:
+        errors["filters"] = [f"At most {MAX_CONTENT_FILTERS} filters, not {len(filters)}."]
+    rows = []
+    for number, spec in enumerate(filters, 1):
+        part = spec.get("part", FilterPart.HEADER)
+        header = spec.get("header", "") if part == FilterPart.HEADER else ""
+        fields = {"part": part, "header": header, "pattern": spec.get("pattern", ""), "action": spec.get("action", "")}
+        for field, messages in content_filter_errors(**fields).items():
+            errors.setdefault(f"filter {number}", []).extend(f"{field}: {message}" for message in messages)
+        rows.append(ContentFilter(mailing_list=mlist, position=number - 1, **fields))
+    if errors:
+        raise InvalidSetting(errors)
+    ContentFilter.objects.filter(mailing_list=mlist).delete()
+    created = ContentFilter.objects.bulk_create(rows)
+    emit("list_configured", mailing_list=mlist, changed=["content_filters"])
+    return created

@@ -17,7 +17,7 @@ pending = recipient_count - sent_count - failed_count.
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
 
@@ -30,6 +30,8 @@ from django.utils import timezone
 from lists.models import Domain, MailingList, Personalization
 from members.models import Address, DeliveryMode, DeliveryStatus, Membership, Role
 from messages import smtp_client
+from messages.dkim_signing import signer_for
+from messages.handlers.dmarc import delivered_copy
 from messages.models import BatchStatus, DeliveryBatch, Post
 from messages.personalize import Personalizer
 from messages.rows import Columns, insert_fields, insert_params, mark_saved
@@ -336,9 +338,15 @@ def envelopes_for(post: Post, recipients: list[str], claim: Claim) -> Iterator[E
     """The transactions that carry `post` to `recipients`, made lazily so the
     claim is renewed as sending goes on."""
     mlist = post.mailing_list
-    raw = bytes(post.raw)
+    raw = delivered_copy(post, bytes(post.raw))
+    signer = signer_for(post)
+    if signer is not None:
+        raw = signer.prepare(raw)
     if mlist.personalize == Personalization.NONE:
         data = wire_data(raw)
+        if signer is not None:
+            # One signature for the whole batch: every copy is these bytes.
+            data = signer.sign(data)
         sender = mlist.subaddress("bounces")
         step = settings.MAX_RECIPIENTS_PER_TRANSACTION
         for start in range(0, len(recipients), step):
@@ -349,7 +357,8 @@ def envelopes_for(post: Post, recipients: list[str], claim: Claim) -> Iterator[E
     for number, email in enumerate(recipients):
         if number % 100 == 0:
             claim.keep()
-        yield personalizer.envelope(email)
+        envelope = personalizer.envelope(email)
+        yield envelope if signer is None else replace(envelope, data=signer.sign(envelope.data))
 
 
 # Record

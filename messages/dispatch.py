@@ -18,13 +18,23 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from lists.models import Domain, MailingList
 from messages import moderation
 from messages.models import Destination, InboundMessage, InboundStatus
-from messages.outgoing import SendError, forward_to_administrators, send_rejection
+from messages.outgoing import (
+    SendError,
+    forward_to_administrators,
+    list_administrators,
+    make_notice,
+    send_message,
+    send_rejection,
+)
 from messages.pipeline import Decision, PostState, run_chain, run_handlers
 from messages.pipeline.mime import clean_text, find_senders, parse_message
+from messages.pipeline.runner import PostEnded
+from messages.pipeline.state import Disposal
 from messages.rows import Columns
 
 logger = logging.getLogger(__name__)
@@ -212,11 +222,54 @@ def process_post(inbound: InboundMessage, *, approved: bool = False) -> PostStat
 
 
 def accept(inbound: InboundMessage, mlist: MailingList, msg: EmailMessage, state: PostState) -> None:
-    with transaction.atomic():
-        # Marked first: from the post number on (to-archive) the list's row
-        # stays locked until the commit and other posts to the list wait.
-        finish(inbound, InboundStatus.ACCEPTED)
-        run_handlers(mlist, msg, state)
+    try:
+        with transaction.atomic():
+            # Marked first: from the post number on (to-archive) the list's row
+            # stays locked until the commit and other posts to the list wait.
+            finish(inbound, InboundStatus.ACCEPTED)
+            run_handlers(mlist, msg, state)
+    except PostEnded as ended:
+        # Rolled back, the row is processing again and no post was stored.
+        end_post(inbound, mlist, state, ended)
+
+
+def end_post(inbound: InboundMessage, mlist: MailingList, state: PostState, ended: PostEnded) -> None:
+    """Take the disposal of a post that a handler ended (the MIME filter,
+    say): any notice carries the post as it was received."""
+    state.disposal = ended.disposal
+    state.post = state.sequence = None
+    state.reasons.append(ended.reason)
+    original = parse_message(inbound.raw)
+    note = clean_text(f"{ended.handler or 'a handler'}: {ended.reason}")
+    if ended.disposal is Disposal.REJECT:
+        # The notice first: should it fail, the post waits for another try.
+        send_rejection(mlist, original, state.moderation_sender or state.sender, [ended.reason])
+        finish(inbound, InboundStatus.REJECTED, note)
+    elif ended.disposal is Disposal.FORWARD:
+        forward_filtered(mlist, original, ended.reason)
+        finish(inbound, InboundStatus.FORWARDED, note)
+    elif ended.disposal is Disposal.PRESERVE:
+        finish(inbound, InboundStatus.PRESERVED, note)
+    else:
+        finish(inbound, InboundStatus.DISCARDED, note)
+
+
+def forward_filtered(mlist: MailingList, original: EmailMessage, reason: str) -> None:
+    """Send the list's owners and moderators a post that was filtered out,
+    attached to a notice saying why (Mailman's filter_action forward)."""
+    recipients = list_administrators(mlist)
+    if not recipients:
+        raise SendError(
+            _("The list %(list)s has no owners or moderators to forward to.") % {"list": mlist}, temporary=False
+        )
+    text = _(
+        "The attached message matched the %(list)s mailing list's content filtering rules\n"
+        "and was not sent to the list's members:\n\n    %(reason)s\n\n"
+        "You are receiving the only remaining copy of it.\n"
+    ) % {"list": mlist.fqdn_listname, "reason": reason}
+    notice = make_notice(mlist, mlist.subaddress("owner"), _("Content filter message notification"), text)
+    notice.add_attachment(original)
+    send_message(notice, mail_from=mlist.subaddress("bounces"), recipients=recipients)
 
 
 def hold(inbound: InboundMessage, mlist: MailingList, msg: EmailMessage, state: PostState) -> None:

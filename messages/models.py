@@ -89,6 +89,9 @@ class Post(models.Model):
     raw = models.BinaryField(_("message as posted"))
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     recipient_count = models.PositiveIntegerField(default=0)
+    # DMARC: the members' copies go out with this applied (munge_from or
+    # wrap_message; messages.handlers.dmarc); `raw` keeps the author's From.
+    dmarc_mitigation = models.CharField(max_length=16, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

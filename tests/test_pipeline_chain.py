@@ -36,11 +36,14 @@ def extensible(monkeypatch):
 
 def test_the_default_chain_follows_mailmans_order():
     assert DEFAULT_CHAIN == [
+        "dmarc-mitigation",
         "no-senders",
         "approved",
         "emergency",
         "loop",
         "banned-address",
+        "header-filters",
+        "spam",
         "member-moderation",
         "nonmember-moderation",
         "administrivia",

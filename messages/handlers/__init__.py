@@ -3,6 +3,8 @@
 from messages.handlers import (  # noqa: F401
     cook_headers,
     decorate,
+    dmarc,
+    mime_delete,
     reply_to,
     rfc_2369,
     subject_prefix,

@@ -69,13 +69,18 @@ class Handler:
 RULES: dict[str, Rule] = {}
 HANDLERS: dict[str, Handler] = {}
 
-# Mailman 3's default-posting-chain, in its order, with the rules we have.
+# Mailman 3's default-posting-chain, in its order, with the rules we have;
+# ours (header-filters, spam) come where Mailman's header-match chain would
+# act: after bans, before the members' moderation actions.
 DEFAULT_CHAIN: list[str] = [
+    "dmarc-mitigation",
     "no-senders",
     "approved",
     "emergency",
     "loop",
     "banned-address",
+    "header-filters",
+    "spam",
     "member-moderation",
     "nonmember-moderation",
     "administrivia",
@@ -86,12 +91,14 @@ DEFAULT_CHAIN: list[str] = [
 ]
 
 DEFAULT_PIPELINE: list[str] = [
+    "mime-delete",
     "cook-headers",
     "subject-prefix",
     "reply-to",
     "rfc-2369",
     "decorate",
     "to-archive",
+    "dmarc",
     "to-outgoing",
 ]
 

@@ -8,12 +8,29 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
 from messages.pipeline.registry import chain_for, get_handler, get_rule, pipeline_for
-from messages.pipeline.state import Decision, OnHit, PostState
+from messages.pipeline.state import Decision, Disposal, OnHit, PostState
 
 if TYPE_CHECKING:
     from lists.models import MailingList
 
 logger = logging.getLogger(__name__)
+
+
+class PostEnded(Exception):
+    """Raised by a handler to end an accepted post before it is stored
+    (Mailman's DiscardMessage and RejectMessage).
+
+    What the handlers did so far is rolled back, and messages.dispatch
+    takes the `disposal` with `reason`, a sentence for people (the sender
+    of a rejected post reads it).
+    """
+
+    def __init__(self, disposal: Disposal, reason: str):
+        super().__init__(reason)
+        self.disposal = Disposal(disposal)
+        self.reason = reason
+        # The name of the handler that raised it, filled in by run_handlers.
+        self.handler = ""
 
 
 def run_chain(mlist: MailingList, msg: EmailMessage, state: PostState, chain: Sequence[str] | None = None) -> Decision:
@@ -49,6 +66,15 @@ def run_chain(mlist: MailingList, msg: EmailMessage, state: PostState, chain: Se
 def run_handlers(
     mlist: MailingList, msg: EmailMessage, state: PostState, pipeline: Sequence[str] | None = None
 ) -> None:
-    """Run each handler of `pipeline` (the list's pipeline by default) on `msg`, in order."""
+    """Run each handler of `pipeline` (the list's pipeline by default) on `msg`, in order.
+
+    A handler may raise PostEnded; it goes to the caller, who must roll
+    back what the handlers before it did.
+    """
     for name in pipeline_for(mlist) if pipeline is None else pipeline:
-        get_handler(name).process(mlist, msg, state)
+        try:
+            get_handler(name).process(mlist, msg, state)
+        except PostEnded as ended:
+            ended.handler = ended.handler or name
+            logger.info("list %s, inbound %s: %s by %s: %s", mlist, state.inbound_id, ended.disposal, name, ended)
+            raise

@@ -37,6 +37,19 @@ class OnHit(StrEnum):
     DEFER = "defer"
 
 
+class Disposal(StrEnum):
+    """What becomes of an accepted post a handler ends before it is stored
+    (Mailman's filter_action, lists.models.FilterAction, has these values)."""
+
+    DISCARD = "discard"
+    # Refused, with a notice to the sender.
+    REJECT = "reject"
+    # Sent to the list's owners and moderators instead of the members.
+    FORWARD = "forward"
+    # Kept, not posted, for the site's admins to look at.
+    PRESERVE = "preserve"
+
+
 @dataclass
 class PostState:
     """One post on its way through the pipeline.
@@ -44,7 +57,9 @@ class PostState:
     `senders` are the addresses that may have written the message, most
     trustworthy first (see messages.pipeline.mime.find_senders); `sender` is
     the first of them. Rules append to `reasons` what a person should read;
-    the chain runner fills `rule_hits`, `rule_misses` and `decision`.
+    the chain runner fills `rule_hits`, `rule_misses` and `decision`. A
+    post a handler ended (messages.pipeline.runner.PostEnded) has its
+    `disposal`, and no `post`.
     """
 
     inbound_id: int | None = None
@@ -61,6 +76,7 @@ class PostState:
     moderation_action: str = ""
     moderation_sender: str = ""
     decision: Decision | None = None
+    disposal: Disposal | None = None
     # The list's post number, reserved when the post is accepted.
     sequence: int | None = None
     original_subject: str = ""

@@ -4,7 +4,9 @@ from messages.rules import (  # noqa: F401
     administrivia,
     approved,
     banned_address,
+    dmarc_mitigation,
     emergency,
+    header_filters,
     implicit_dest,
     loop,
     max_recipients,
@@ -13,4 +15,5 @@ from messages.rules import (  # noqa: F401
     no_senders,
     no_subject,
     nonmember_moderation,
+    spam,
 )
