@@ -4,6 +4,9 @@ Field names and choices follow GNU Mailman 3's list settings where the
 meaning is the same, so that importing a Mailman list is a mapping.
 """
 
+import math
+
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -175,6 +178,9 @@ class MailingList(models.Model):
     send_welcome_message = models.BooleanField(default=True)
     send_goodbye_message = models.BooleanField(default=True)
     admin_immed_notify = models.BooleanField(default=True)
+    respond_to_post_requests = models.BooleanField(
+        default=True, help_text=_("Tell the sender of a held post that it waits for a moderator.")
+    )
     send_moderation_summary = models.BooleanField(
         default=True, help_text=_("A daily summary of what waits for the moderators.")
     )
@@ -212,6 +218,16 @@ class MailingList(models.Model):
 
     def __str__(self) -> str:
         return self.fqdn_listname
+
+    def clean(self) -> None:
+        # NaN and infinity pass a FloatField; as a score they would never match.
+        errors = {
+            name: [_("Give a number.")]
+            for name in ("spam_hold_score", "spam_discard_score")
+            if getattr(self, name) is not None and not math.isfinite(getattr(self, name))
+        }
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def fqdn_listname(self) -> str:

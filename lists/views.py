@@ -5,11 +5,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext
 
+from api.permissions import can_moderate
 from lists.models import MailingList
 from lists.services import UnknownList, get_list
 from members.forms import AddressForm
 from members.owner_nav import owner_links
 from members.roster import RosterAccess, roster_access
+from messages.moderation import pending_counts
 
 # The longest list name (see lists.services.LIST_NAME) plus the dot after it.
 MAX_NAME_AND_DOT = 65
@@ -25,6 +27,8 @@ def list_index(request: HttpRequest) -> HttpResponse:
 def list_info(request: HttpRequest, identifier: str) -> HttpResponse:
     mlist = find_list(identifier)
     context = {
+        # What waits for the list's moderators, for them only.
+        "pending": pending_counts(mlist) if can_moderate(request.user, mlist) else None,
         "owner_links": owner_links(request.user, mlist),
         "roster_shown": roster_access(request.user, mlist) is not RosterAccess.NONE,
         "mlist": mlist,

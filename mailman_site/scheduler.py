@@ -1,4 +1,5 @@
-"""Periodic jobs (the sweeper now; digests and bounce scores later), run by
+"""Periodic jobs (the sweeper, tokens, held posts expiring and the
+moderators' daily summaries; digests and bounce scores later), run by
 `runall` in a thread and by `runworkers --scheduler` in a process of its own."""
 
 import logging
@@ -23,11 +24,15 @@ class PeriodicJob:
 
 def default_jobs() -> list[PeriodicJob]:
     from members.tokens import purge
+    from messages.moderation_jobs import expire_held, send_summaries
     from messages.sweeper import sweep
 
     return [
         PeriodicJob("sweep", settings.SWEEP_INTERVAL, sweep),
         PeriodicJob("purge-expired-tokens", 3600.0, purge),
+        PeriodicJob("expire-held-posts", 3600.0, expire_held),
+        # Hourly; each list gets one summary a day (see send_summaries).
+        PeriodicJob("moderation-summaries", 3600.0, send_summaries),
     ]
 
 

@@ -322,7 +322,13 @@ SWEEP_INTERVAL = int(os.environ.get("SWEEP_INTERVAL", "30"))
 MTA_MAPS = os.environ.get("MTA_MAPS", "")
 MTA_MAPS_DIR = os.environ.get("MTA_MAPS_DIR", str(VAR_DIR / "mta"))
 
-# Content filtering (issue 6).
+# Moderation: notices to the sender of a held post, at most this many a day
+# per sender and list (Mailman's max_autoresponses_per_day); the daily
+# summaries to moderators go out from this hour (UTC).
+MODERATION_MAX_HOLD_NOTICES_PER_DAY = int(os.environ.get("MODERATION_MAX_HOLD_NOTICES_PER_DAY", "10"))
+MODERATION_SUMMARY_HOUR = int(os.environ.get("MODERATION_SUMMARY_HOUR", "8"))
+
+# Content filtering.
 # spamd: "" checks nothing with spamd; "tcp://127.0.0.1:783" or
 # "unix:///run/spamd.sock". A post is checked once, within SPAMD_TIMEOUT
 # seconds; when spamd is down or slow, SPAMD_DOWN_ACTION ("hold" or

@@ -7,5 +7,6 @@ urlpatterns = [
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     path("api/v3/", include("api.urls")),
     path("", include("members.urls")),
+    path("", include("messages.moderation_urls")),
     path("", include("lists.urls")),
 ]

@@ -258,7 +258,7 @@ class SubscriptionRequestAdmin(ReadOnlyModelAdmin):
         done = 0
         for pending in queryset.filter(status=RequestStatus.PENDING):
             try:
-                decision(pending, request.user)
+                decision(pending, request.user, via="admin")
                 done += 1
             except MembershipError as exc:
                 self.message_user(request, f"{pending.email}: {exc}", messages.ERROR)

@@ -29,7 +29,6 @@ dispatcher, which tries the message again later; a reply refused for good
 (a forged address) is logged and the commands stand.
 """
 
-import hashlib
 import logging
 import re
 import textwrap
@@ -37,23 +36,24 @@ from collections.abc import Callable
 from email.message import EmailMessage
 
 from django.conf import settings
-from django.core.cache import caches
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from lists.models import MailingList
-from members import commands
+from members import commands, ratelimit
 from members.command_parser import CommandLine, ParsedCommands, parse_message_commands
+from members.confirm_by_mail import find_token
 from members.notices import list_context
 from members.services import InvalidAddress, parse_address
+from messages import moderation_mail
 from messages.dispatch import DESTINATIONS, finish, mailing_list_of
 from messages.models import Destination, InboundMessage, InboundStatus
 from messages.outgoing import SendError, is_automatic, make_notice, send_message
 from messages.pipeline.mime import (
     find_senders,
     header_addresses,
+    header_text,
     parse_message,
     raw_header,
     raw_headers,
@@ -65,15 +65,21 @@ RESULTS_TEMPLATE = "members/mail/command_results.txt"
 # Mailman's max_autoresponses_per_day; override with
 # settings.MEMBERS_MAX_COMMAND_REPLIES_PER_DAY.
 DEFAULT_MAX_REPLIES_PER_DAY = 10
-CACHE_ALIAS = "default"
-KEY_PREFIX = "members.command_replies"
 BOUNCE_SENDERS = {"mailer-daemon"}
 WRAP_WIDTH = 72
 MESSAGE_ID = re.compile(r"^<[^<>\s]{1,250}>$")
 
 
 def answer_request(inbound: InboundMessage) -> None:
-    """Run the commands in a message to -request and answer it."""
+    """Run the commands in a message to -request and answer it; a reply to
+    a held post's notice (its `confirm TOKEN` Subject kept) decides on the
+    post instead (messages.moderation_mail)."""
+    mlist = mailing_list_of(inbound)
+    msg = parse_message(inbound.raw)
+    token = find_token("", header_text(msg, "Subject"))
+    if moderation_mail.is_held_post_token(mlist, token):
+        moderation_mail.decide_by_mail(inbound, mlist, msg, token)
+        return
     answer(inbound, lambda msg: parse_message_commands(msg, commands.COMMANDS))
 
 
@@ -173,20 +179,8 @@ def max_replies_per_day() -> int:
 
 
 def count_reply(email: str) -> int:
-    """Count one more reply to `email` today (UTC); how many there were today, this one included.
-
-    In the shared cache, as members.ratelimit counts (see there).
-    """
-    hashed = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
-    key = f"{KEY_PREFIX}:{hashed}:{timezone.now().date().isoformat()}"
-    cache = caches[CACHE_ALIAS]
-    cache.add(key, 0, timeout=24 * 3600)
-    try:
-        return cache.incr(key)
-    except ValueError:
-        # Evicted between add and incr: count this one as the first.
-        cache.set(key, 1, timeout=24 * 3600)
-        return 1
+    """Count one more reply to `email` today (UTC); how many there were today, this one included."""
+    return ratelimit.count_today("command_replies", email)
 
 
 def send_results(

@@ -1,6 +1,7 @@
 """Confirming by mail: a message to `list-confirm+TOKEN@domain`, or a reply
 to a confirmation mail whose Subject still says `confirm TOKEN` (Mailman's
-two ways), confirms as the link would.
+two ways), confirms as the link would. A token of a held post's notice
+decides on the post instead (messages.moderation_mail).
 
 Registered for Destination.CONFIRM in messages.dispatch when the members
 app is ready. Mail that carries no valid token is discarded without an
@@ -14,6 +15,7 @@ from django.db import transaction
 
 from members.tokens import looks_like_token
 from members.workflows import Status, confirm
+from messages import moderation_mail
 from messages.dispatch import DESTINATIONS, finish, mailing_list_of
 from messages.models import Destination, InboundMessage, InboundStatus
 from messages.outgoing import is_automatic
@@ -43,6 +45,9 @@ def confirm_inbound(inbound: InboundMessage) -> None:
         finish(inbound, InboundStatus.DISCARDED)
         return
     token = find_token(inbound.subaddress_argument, header_text(msg, "Subject"))
+    if moderation_mail.is_held_post_token(mlist, token):
+        moderation_mail.decide_by_mail(inbound, mlist, msg, token)
+        return
     with transaction.atomic():
         result = confirm(token, mlist=mlist) if token else None
         valid = result is not None and result.status != Status.INVALID_TOKEN

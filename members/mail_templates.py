@@ -16,14 +16,32 @@ from members.notices import DEFAULT_TEMPLATES, list_context
 
 # Short names for URLs -> the template. Confirmation requests and
 # invitations carry the token and its link, so they stay the site's.
+# The notice of a held post carries its token in the Subject and Reply-To
+# headers, which owners do not write, so its text may be theirs.
 EDITABLE: dict[str, str] = {
     "welcome": TemplateName.WELCOME,
     "goodbye": TemplateName.GOODBYE,
+    "held-notice": TemplateName.HELD_NOTICE,
+    "hold-notice": TemplateName.HELD_SENDER_NOTICE,
+    "post-rejected": TemplateName.POST_REJECTED,
+    "pending-summary": TemplateName.PENDING_SUMMARY,
 }
 # The placeholders each editable mail fills in besides members.notices.list_context's.
 USER_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     TemplateName.WELCOME: ("user_email", "user_name"),
     TemplateName.GOODBYE: ("user_email",),
+    TemplateName.HELD_NOTICE: (
+        "sender_email",
+        "subject",
+        "reasons",
+        "token",
+        "confirm_email",
+        "held_url",
+        "queue_url",
+    ),
+    TemplateName.HELD_SENDER_NOTICE: ("sender_email", "subject", "reasons"),
+    TemplateName.POST_REJECTED: ("sender_email", "subject", "reasons"),
+    TemplateName.PENDING_SUMMARY: ("count", "data", "queue_url", "requests_url"),
 }
 
 SOURCE_LIST = _("this list's own wording")

@@ -127,6 +127,8 @@ class TokenAction(models.TextChoices):
     SUBSCRIBE = "subscribe", _("subscribe")
     UNSUBSCRIBE = "unsubscribe", _("unsubscribe")
     INVITATION = "invitation", _("accept an invitation")
+    # A moderator's decision on a held post, by replying to its notice.
+    HELD_POST = "held_post", _("decide on a held post")
 
 
 class ConfirmationToken(models.Model):

@@ -35,6 +35,10 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     TemplateName.INVITATION: "members/mail/invitation.txt",
     TemplateName.REQUEST_NOTICE: "members/mail/request_notice.txt",
     TemplateName.REQUEST_REFUSED: "members/mail/request_refused.txt",
+    TemplateName.HELD_NOTICE: "members/mail/held_notice.txt",
+    TemplateName.HELD_SENDER_NOTICE: "members/mail/held_sender_notice.txt",
+    TemplateName.POST_REJECTED: "members/mail/post_rejected.txt",
+    TemplateName.PENDING_SUMMARY: "members/mail/pending_summary.txt",
 }
 
 

@@ -29,11 +29,13 @@ class OwnerPage:
 PAGES = (
     OwnerPage("list-roster", _("Roster"), can_read_roster),
     OwnerPage("list-requests", _("Subscription requests"), can_moderate),
+    OwnerPage("list-held", _("Held posts"), can_moderate),
+    OwnerPage("list-moderation-log", _("Moderation log"), can_moderate),
     OwnerPage("list-bans", _("Bans"), can_manage_list),
     OwnerPage("list-invite", _("Invite"), can_manage_list),
     OwnerPage("list-mass-subscribe", _("Mass subscribe"), can_manage_list),
     OwnerPage("list-mass-unsubscribe", _("Mass unsubscribe"), can_manage_list),
-    OwnerPage("list-templates", _("Welcome and goodbye"), can_manage_list),
+    OwnerPage("list-templates", _("Mail wording"), can_manage_list),
 )
 
 

@@ -49,3 +49,19 @@ def allow(kind: str, key: str) -> bool:
         cache.set(cache_key, 1, timeout=window)
         used = 1
     return used <= count
+
+
+def count_today(kind: str, key: str) -> int:
+    """Count one more event of `kind` for `key` today (UTC); how many there
+    were today, this one included. For daily allowances such as Mailman's
+    max_autoresponses_per_day, in the same shared cache as `allow`."""
+    hashed = hashlib.sha256(key.strip().lower().encode()).hexdigest()[:32]
+    cache_key = f"{KEY_PREFIX}:{kind}:{hashed}:{time.strftime('%Y-%m-%d', time.gmtime())}"
+    cache = caches[CACHE_ALIAS]
+    cache.add(cache_key, 0, timeout=24 * 3600)
+    try:
+        return cache.incr(cache_key)
+    except ValueError:
+        # Evicted between add and incr: count this one as the first.
+        cache.set(cache_key, 1, timeout=24 * 3600)
+        return 1

@@ -111,7 +111,7 @@ class SubscriptionRequestViewSet(viewsets.GenericViewSet):
         """Subscribe the requester, with the list's welcome. 409 when the request was decided
         already; 400 when the address was banned meanwhile (the request stays pending)."""
         pending = self.get_object()
-        workflows.approve_request(pending, request.user)
+        workflows.approve_request(pending, request.user, via="api")
         return Response(SubscriptionRequestSerializer(pending).data)
 
     @extend_schema(request=RejectRequestSerializer, responses=SubscriptionRequestSerializer)
@@ -120,14 +120,14 @@ class SubscriptionRequestViewSet(viewsets.GenericViewSet):
         """Refuse the request; the requester is told, with the reason when one is given."""
         pending = self.get_object()
         reason = validated_data(RejectRequestSerializer, request.data)["reason"]
-        workflows.reject_request(pending, request.user, reason)
+        workflows.reject_request(pending, request.user, reason, via="api")
         return Response(SubscriptionRequestSerializer(pending).data)
 
     @extend_schema(request=None, responses=SubscriptionRequestSerializer)
     @action(detail=True, methods=["post"])
     def defer(self, request: Request, **kwargs: str) -> Response:
         """Leave the request pending, marked as seen."""
-        pending = workflows.defer_request(self.get_object(), request.user)
+        pending = workflows.defer_request(self.get_object(), request.user, via="api")
         return Response(SubscriptionRequestSerializer(pending).data)
 
 

@@ -48,23 +48,35 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.strip().lower().encode("ascii", "replace")).hexdigest()
 
 
-def issue(mlist: MailingList, email: str, action: str, data: dict[str, Any] | None = None) -> IssuedToken:
-    """A new token for `action` by `email` on `mlist`.
+def issue(
+    mlist: MailingList,
+    email: str,
+    action: str,
+    data: dict[str, Any] | None = None,
+    *,
+    valid_for: timedelta | None = None,
+    only_latest: bool = True,
+) -> IssuedToken:
+    """A new token for `action` by `email` on `mlist`, valid for `valid_for`
+    (default: the list's confirmation_expiry_days).
 
-    Any earlier unused token for the same list, address and action stops
-    working: only the most recent confirmation mail counts.
+    With `only_latest`, any earlier unused token for the same list, address
+    and action stops working: only the most recent confirmation mail counts.
+    (A held post's token is one of many for the same sender, and keeps them.)
     """
     token = base64.b32encode(secrets.token_bytes(TOKEN_BYTES)).decode("ascii").lower()
     now = timezone.now()
     with transaction.atomic():
-        ConfirmationToken.objects.filter(mailing_list=mlist, email=email, action=action, used_at__isnull=True).delete()
+        if only_latest:
+            earlier = ConfirmationToken.objects.filter(mailing_list=mlist, email=email, action=action)
+            earlier.filter(used_at__isnull=True).delete()
         row = ConfirmationToken.objects.create(
             digest=digest(token),
             mailing_list=mlist,
             email=email,
             action=action,
             data=data or {},
-            expires_at=now + timedelta(days=mlist.confirmation_expiry_days),
+            expires_at=now + (valid_for or timedelta(days=mlist.confirmation_expiry_days)),
         )
     return IssuedToken(token, row)
 

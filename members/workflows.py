@@ -65,6 +65,8 @@ from members.services import (
     subscribe,
     verify_address,
 )
+from messages import moderation_log
+from messages.models import ModerationKind
 
 logger = logging.getLogger(__name__)
 
@@ -294,11 +296,12 @@ def pending_requests(mlist: MailingList) -> QuerySet[SubscriptionRequest]:
 
 
 @transaction.atomic
-def approve_request(request: SubscriptionRequest, user: AbstractBaseUser | None) -> WorkflowResult:
+def approve_request(request: SubscriptionRequest, user: AbstractBaseUser | None, *, via: str = "web") -> WorkflowResult:
     """Subscribe the requester. RequestAlreadyDecided when another moderator
     decided first; BannedAddress (the request stays pending) when the
-    address was banned meanwhile."""
-    _decide(request, user, RequestStatus.APPROVED)
+    address was banned meanwhile. Each decision here is logged
+    (messages.moderation_log), with `via` saying where it was taken."""
+    _decide(request, user, RequestStatus.APPROVED, via=via)
     mlist = request.mailing_list
     result = _join(mlist, request.email, request.display_name, send_welcome=request.send_welcome)
     emit("subscription_request_decided", mailing_list=mlist, request=request, email=request.email)
@@ -306,9 +309,11 @@ def approve_request(request: SubscriptionRequest, user: AbstractBaseUser | None)
 
 
 @transaction.atomic
-def reject_request(request: SubscriptionRequest, user: AbstractBaseUser | None, reason: str = "") -> WorkflowResult:
+def reject_request(
+    request: SubscriptionRequest, user: AbstractBaseUser | None, reason: str = "", *, via: str = "web"
+) -> WorkflowResult:
     """Refuse the request; the requester is told, with `reason` when given."""
-    _decide(request, user, RequestStatus.REJECTED, reason)
+    _decide(request, user, RequestStatus.REJECTED, reason, via=via)
     mlist = request.mailing_list
     transaction.on_commit(partial(notices.send_refusal, mlist, request.email, reason), robust=True)
     emit("subscription_request_decided", mailing_list=mlist, request=request, email=request.email)
@@ -316,7 +321,9 @@ def reject_request(request: SubscriptionRequest, user: AbstractBaseUser | None, 
 
 
 @transaction.atomic
-def defer_request(request: SubscriptionRequest, user: AbstractBaseUser | None) -> SubscriptionRequest:
+def defer_request(
+    request: SubscriptionRequest, user: AbstractBaseUser | None, *, via: str = "web"
+) -> SubscriptionRequest:
     """Leave the request pending, marked as seen (Mailman's defer)."""
     updated = SubscriptionRequest.objects.filter(pk=request.pk, status=RequestStatus.PENDING).update(
         deferred_at=timezone.now()
@@ -325,6 +332,7 @@ def defer_request(request: SubscriptionRequest, user: AbstractBaseUser | None) -
         request.refresh_from_db()
         raise RequestAlreadyDecided(request)
     request.refresh_from_db()
+    _log(request, user, "deferred", via=via)
     return request
 
 
@@ -458,8 +466,10 @@ def _leave(membership: Membership, *, send_goodbye: bool) -> bool:
     return True
 
 
-def _decide(request: SubscriptionRequest, user: AbstractBaseUser | None, status: str, reason: str = "") -> None:
-    """Record the decision once; the first of two moderators wins."""
+def _decide(
+    request: SubscriptionRequest, user: AbstractBaseUser | None, status: str, reason: str = "", *, via: str
+) -> None:
+    """Record the decision once (the first of two moderators wins), and log it."""
     now = timezone.now()
     decided_by = user if user is not None and user.is_authenticated else None
     updated = SubscriptionRequest.objects.filter(pk=request.pk, status=RequestStatus.PENDING).update(
@@ -468,3 +478,18 @@ def _decide(request: SubscriptionRequest, user: AbstractBaseUser | None, status:
     request.refresh_from_db()
     if not updated:
         raise RequestAlreadyDecided(request)
+    _log(request, user, status, reason, via=via)
+
+
+def _log(
+    request: SubscriptionRequest, user: AbstractBaseUser | None, action: str, reason: str = "", *, via: str
+) -> None:
+    moderation_log.record(
+        request.mailing_list,
+        action,
+        via=via,
+        user=user,
+        kind=ModerationKind.SUBSCRIPTION,
+        sender=request.email,
+        reason=reason,
+    )

@@ -14,7 +14,16 @@ from django.utils.translation import ngettext
 from messages import moderation
 from messages.delivery import progress
 from messages.dispatch import retry
-from messages.models import DeliveryBatch, HeldMessage, HeldStatus, InboundMessage, InboundStatus, Post
+from messages.models import (
+    DeliveryBatch,
+    HeldMessage,
+    HeldStatus,
+    InboundMessage,
+    InboundStatus,
+    ModerationRecord,
+    Post,
+)
+from messages.moderation_log import Via
 
 # Enough of a message to recognise it; the whole of a 40 MB one would stall the page.
 PREVIEW_BYTES = 64 * 1024
@@ -76,7 +85,7 @@ class HeldMessageAdmin(ReadOnlyAdmin):
         done = 0
         for held in queryset.filter(status=HeldStatus.PENDING):
             try:
-                decision(held, request.user)
+                decision(held, request.user, via=Via.ADMIN)
                 done += 1
             except moderation.ModerationError as exc:
                 self.message_user(request, f"{held}: {exc}", messages.ERROR)
@@ -89,6 +98,20 @@ class HeldMessageAdmin(ReadOnlyAdmin):
     @admin.action(description=_("Discard the selected held messages"))
     def discard(self, request: HttpRequest, queryset: QuerySet) -> None:
         self.decide(request, queryset, moderation.discard)
+
+
+@admin.register(ModerationRecord)
+class ModerationRecordAdmin(ReadOnlyAdmin):
+    """The moderation log; written only by the moderation functions, never edited."""
+
+    list_display = ["at", "mailing_list", "kind", "action", "sender", "subject", "actor", "actor_email", "via"]
+    list_filter = ["kind", "action", "via", "mailing_list"]
+    search_fields = ["sender", "subject", "actor_email"]
+    list_select_related = ["mailing_list__domain", "actor"]
+    date_hierarchy = "at"
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
 
 
 class DeliveryBatchInline(admin.TabularInline):

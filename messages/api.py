@@ -2,18 +2,19 @@
 
 /lists/{list_id}/held/ lists a list's held posts for its owners, its
 moderators and site admins; a held post's detail is a safe preview (decoded
-headers and plain text, never its HTML rendered); approve, reject and
-discard are actions on it.
+headers and plain text, never its HTML rendered); approve, reject, discard
+and defer are actions on it. /lists/{list_id}/moderation-log/ is what the
+list's moderators did, for the same people.
 """
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, PermissionDenied
@@ -26,7 +27,9 @@ from api.permissions import ScopeAllowsMethod, can_moderate, visible_lists
 from lists.api import LIST_ID, find_list
 from lists.models import MailingList
 from messages import moderation
-from messages.models import HeldMessage, HeldStatus
+from messages.held_preview import preview
+from messages.models import HeldMessage, HeldStatus, ModerationRecord
+from messages.moderation_log import Via, log_of
 
 
 class Conflict(APIException):
@@ -43,6 +46,7 @@ class HeldMessageSerializer(serializers.ModelSerializer):
     list_id = serializers.CharField(source="mailing_list.list_id", read_only=True)
     reasons = serializers.ListField(child=serializers.CharField(), read_only=True)
     decided_by = serializers.CharField(source="decided_by.get_username", read_only=True, allow_null=True, default=None)
+    size = serializers.IntegerField(source="message_size", read_only=True, help_text="The post's size in bytes.")
 
     class Meta:
         model = HeldMessage
@@ -52,6 +56,7 @@ class HeldMessageSerializer(serializers.ModelSerializer):
             "sender",
             "subject",
             "reasons",
+            "size",
             "held_at",
             "status",
             "decided_at",
@@ -61,14 +66,55 @@ class HeldMessageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class PartSerializer(serializers.Serializer):
+    content_type = serializers.CharField()
+    filename = serializers.CharField()
+    size = serializers.IntegerField()
+
+
+class PreviewSerializer(serializers.Serializer):
+    """Text to show as text, never as HTML: html_source is the source of the
+    first text/html part when the post has no text/plain one."""
+
+    size = serializers.IntegerField()
+    headers = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))
+    text = serializers.CharField()
+    text_truncated = serializers.BooleanField()
+    html_source = serializers.CharField()
+    parts = PartSerializer(many=True)
+
+
 class HeldMessagePreviewSerializer(HeldMessageSerializer):
     preview = serializers.SerializerMethodField()
 
     class Meta(HeldMessageSerializer.Meta):
         fields = [*HeldMessageSerializer.Meta.fields, "preview"]
 
+    @extend_schema_field(PreviewSerializer)
     def get_preview(self, held: HeldMessage) -> dict:
-        return moderation.preview(held)
+        return preview(held)
+
+
+class ModerationRecordSerializer(serializers.ModelSerializer):
+    held_message = serializers.IntegerField(source="held_message_id", allow_null=True, read_only=True)
+    actor = serializers.CharField(source="actor.get_username", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = ModerationRecord
+        fields = [
+            "id",
+            "at",
+            "kind",
+            "action",
+            "held_message",
+            "sender",
+            "subject",
+            "reason",
+            "actor",
+            "actor_email",
+            "via",
+        ]
+        read_only_fields = fields
 
 
 class RejectSerializer(RejectUnknownFields, serializers.Serializer):
@@ -103,9 +149,11 @@ class HeldMessageViewSet(viewsets.GenericViewSet):
         return mlist
 
     def get_queryset(self) -> QuerySet[HeldMessage]:
-        return HeldMessage.objects.filter(mailing_list=self.mailing_list).select_related(
+        held = HeldMessage.objects.filter(mailing_list=self.mailing_list).select_related(
             "mailing_list__domain", "decided_by"
         )
+        # The size without loading the message itself.
+        return held.annotate(message_size=F("inbound__size"))
 
     def get_object(self) -> HeldMessage:
         return get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
@@ -127,7 +175,7 @@ class HeldMessageViewSet(viewsets.GenericViewSet):
         """Release the post to the list: it is stored, archived and delivered."""
         held = self.get_object()
         with moderation_errors():
-            moderation.approve(held, request.user)
+            moderation.approve(held, request.user, via=Via.API)
         return Response(HeldMessageSerializer(held).data)
 
     @extend_schema(parameters=[LIST_ID, HELD_ID], request=RejectSerializer, responses=HeldMessageSerializer)
@@ -137,7 +185,7 @@ class HeldMessageViewSet(viewsets.GenericViewSet):
         held = self.get_object()
         reason = validated_data(RejectSerializer, request.data)["reason"]
         with moderation_errors():
-            moderation.reject(held, request.user, reason)
+            moderation.reject(held, request.user, reason, via=Via.API)
         return Response(HeldMessageSerializer(held).data)
 
     @extend_schema(parameters=[LIST_ID, HELD_ID], request=None, responses=HeldMessageSerializer)
@@ -146,8 +194,33 @@ class HeldMessageViewSet(viewsets.GenericViewSet):
         """Drop the post without telling anyone."""
         held = self.get_object()
         with moderation_errors():
-            moderation.discard(held, request.user)
+            moderation.discard(held, request.user, via=Via.API)
         return Response(HeldMessageSerializer(held).data)
+
+    @extend_schema(parameters=[LIST_ID, HELD_ID], request=None, responses=HeldMessageSerializer)
+    @action(detail=True, methods=["post"])
+    def defer(self, request: Request, **kwargs: str) -> Response:
+        """Leave the post pending; the moderation log notes that someone looked. 409 when decided."""
+        held = self.get_object()
+        with moderation_errors():
+            moderation.defer(held, request.user, via=Via.API)
+        return Response(HeldMessageSerializer(held).data)
+
+
+@extend_schema_view(list=extend_schema(parameters=[LIST_ID]))
+class ModerationLogViewSet(viewsets.GenericViewSet):
+    """/lists/{list_id}/moderation-log/: who decided what on held posts and
+    subscription requests, and when; newest first, for owners and moderators."""
+
+    serializer_class = ModerationRecordSerializer
+    permission_classes = [IsAuthenticated, ScopeAllowsMethod]
+
+    def list(self, request: Request, **kwargs: str) -> Response:
+        mlist = find_list(visible_lists(request.user), kwargs["list_id"])
+        if not can_moderate(request.user, mlist):
+            raise PermissionDenied(_("Only owners and moderators of this list may see its moderation log."))
+        page = self.paginate_queryset(log_of(mlist))
+        return self.get_paginated_response(ModerationRecordSerializer(page, many=True).data)
 
 
 @contextmanager

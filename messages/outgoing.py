@@ -1,5 +1,6 @@
-"""Single messages the list sends outside delivery: notices to senders and
-moderators, and mail to -owner forwarded to the list's administrators.
+"""Single messages the list sends outside delivery: the rejection notice to
+a post's sender, and mail to -owner forwarded to the list's administrators
+(the hold queue's notices are in messages.moderation_notices).
 
 Each goes over SMTP to the site's server (EMAIL_HOST, EMAIL_PORT, ...)
 with the list's -bounces address as envelope sender, so that bounces and
@@ -17,9 +18,9 @@ from email.utils import formatdate, make_msgid
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from lists.models import MailingList
+from lists.models import MailingList, TemplateName
 from members.models import DeliveryStatus, Membership, Role
-from messages.pipeline.mime import header_text, message_bytes, raw_header
+from messages.pipeline.mime import UnparseableMessage, header_text, message_bytes, parse_message, raw_header
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +45,8 @@ def send_message(message: EmailMessage | bytes, *, mail_from: str, recipients: S
     Returns the recipients the server refused ({address: (code, reply)})
     when it took at least one; raises SendError otherwise.
     """
-    if isinstance(message, EmailMessage):
-        data = message_bytes(message)
-    else:
-        data = BARE_LINE_END.sub(b"\r\n", message)
+    # RFC 5321 section 2.3.8: lines end in CRLF, in an attached post's body too.
+    data = BARE_LINE_END.sub(b"\r\n", message_bytes(message) if isinstance(message, EmailMessage) else message)
     host, port = settings.EMAIL_HOST, settings.EMAIL_PORT
     try:
         with connect() as smtp:
@@ -138,50 +137,42 @@ def make_notice(mlist: MailingList, to: str, subject: str, text: str) -> EmailMe
     return notice
 
 
+# RFC 5322 section 2.1.1: no line longer than 998 characters before its CRLF.
+LONGEST_LINE = 998
+
+
+def attach_original(notice: EmailMessage, original: EmailMessage | bytes) -> None:
+    """Attach a post to `notice` as message/rfc822, or, when it cannot travel
+    so (unparseable, not writable again, or with lines longer than SMTP
+    takes: message/rfc822 may not be base64-encoded, RFC 2046 section
+    5.2.1), as opaque bytes, base64-encoded."""
+    try:
+        msg = parse_message(original) if isinstance(original, bytes) else original
+        data = message_bytes(msg)
+    except (UnparseableMessage, ValueError, TypeError, LookupError, UnicodeError):
+        msg, data = None, None
+    if msg is not None and all(len(line.rstrip(b"\r")) <= LONGEST_LINE for line in data.split(b"\n")):
+        notice.add_attachment(msg)
+        return
+    raw = original if isinstance(original, bytes) else (data or b"")
+    notice.add_attachment(raw, maintype="application", subtype="octet-stream", filename="original-message.eml")
+
+
 def send_rejection(mlist: MailingList, msg: EmailMessage, recipient: str, reasons: Sequence[str]) -> bool:
     """Tell `recipient` their post was rejected and why, with the post attached
-    (Mailman's bounce_message). False when nobody should be told: no
-    recipient, or the post is itself automatic."""
+    (Mailman's bounce_message, in the list's wording of POST_REJECTED).
+    False when nobody should be told: no recipient, or the post is itself
+    automatic."""
+    # Imported here: members.notices sends its mails through this module.
+    from members.notices import render
+
     if not recipient or is_automatic(msg):
         logger.info("No rejection notice for %s on %s", recipient or "a post without sender", mlist)
         return False
     subject = header_text(msg, "Subject") or _("(no subject)")
     lines = "\n".join(f"    {reason}" for reason in reasons) or "    " + _("No reason given")
-    text = _(
-        "Your message to the %(list)s mailing list, entitled\n\n    %(subject)s\n\n"
-        "was rejected for the following reasons:\n\n%(reasons)s\n\n"
-        "The message as it was received is attached.\n"
-    ) % {"list": mlist.fqdn_listname, "subject": subject, "reasons": lines}
+    text = render(mlist, TemplateName.POST_REJECTED, subject=subject, reasons=lines, sender_email=recipient)
     notice = make_notice(mlist, recipient, _("Your message to %(list)s was rejected") % {"list": mlist}, text)
-    notice.add_attachment(msg)
+    attach_original(notice, msg)
     send_message(notice, mail_from=mlist.subaddress("bounces"), recipients=[recipient])
     return True
-
-
-def send_held_notice(mlist: MailingList, sender: str, subject: str, reasons: Sequence[str]) -> None:
-    """Tell the list's administrators a post awaits them (admin_immed_notify).
-
-    Best effort: the held post is safe in the queue either way, so a
-    failure is logged, not raised.
-    """
-    recipients = list_administrators(mlist)
-    if not recipients:
-        return
-    text = _(
-        "A post to the %(list)s mailing list awaits your decision.\n\n"
-        "    From:    %(sender)s\n    Subject: %(subject)s\n\n"
-        "It is held because:\n\n%(reasons)s\n\n"
-        "Approve, reject or discard it in the list's moderation queue.\n"
-    ) % {
-        "list": mlist.fqdn_listname,
-        "sender": sender or _("(unknown sender)"),
-        "subject": subject or _("(no subject)"),
-        "reasons": "\n".join(f"    {reason}" for reason in reasons),
-    }
-    notice = make_notice(
-        mlist, mlist.subaddress("owner"), _("A post to %(list)s awaits approval") % {"list": mlist}, text
-    )
-    try:
-        send_message(notice, mail_from=mlist.subaddress("bounces"), recipients=recipients)
-    except SendError:
-        logger.warning("Could not tell the moderators of %s about a held post", mlist, exc_info=True)

@@ -5,62 +5,22 @@ loopback. Without Chromium these tests fail (CI installs it); they never skip.
 
 import re
 import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import expect
 
 from members.models import Membership, Role
 from members.one_click import one_click_url
 from members.services import subscribe
+from tests.browser_support import PASSWORD, log_in
 from tests.conftest import make_user
 
-pytest_plugins = ["tests.mail_fixtures", "tests.workflow_fixtures"]
+pytest_plugins = ["tests.mail_fixtures", "tests.workflow_fixtures", "tests.browser_fixtures"]
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-PASSWORD = "correct horse battery"
 # Welcome and goodbye mails go after the commit, in the live server's thread.
 MAIL_WAIT_SECONDS = 10
-
-
-@pytest.fixture(scope="module")
-def browser() -> Browser:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium", pytrace=False)
-    with pytest.MonkeyPatch.context() as monkeypatch, sync_playwright() as playwright:
-        # Playwright's sync API keeps an asyncio loop on this thread between
-        # its calls, which Django's async-safety check takes for async code;
-        # the tests' own ORM calls (and the database flush after each) are
-        # plain synchronous ones.
-        monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def site(live_server, settings, smtp_sink):
-    """The live server, with the links in mails pointing at it."""
-    settings.SITE_URL = live_server.url
-    return live_server.url
-
-
-@pytest.fixture
-def page(browser, site) -> Page:
-    context = browser.new_context(base_url=site)
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
-
-
-def log_in(page: Page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill('input[name="login"]', email)
-    page.fill('input[name="password"]', PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-    expect(page.locator(".site-nav .account")).to_contain_text(email)
 
 
 def mail_to(smtp_sink, address: str, count: int = 1) -> list:

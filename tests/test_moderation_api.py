@@ -149,3 +149,57 @@ def test_hostile_ids_are_404(held, owner, ref):
 def test_a_reason_that_is_not_text_is_400(held, owner):
     response = client_for(owner).post(f"{QUEUE}{held.pk}/reject/", {"reason": ["x"]}, format="json")
     assert response.status_code == 400
+
+
+def test_the_queue_gives_each_posts_size(held, owner):
+    [item] = client_for(owner).get(QUEUE).json()["results"]
+    assert item["size"] == held.inbound.size > 0
+
+
+def test_deferring_leaves_the_post_pending(held, owner):
+    response = client_for(owner).post(f"{QUEUE}{held.pk}/defer/")
+    assert response.status_code == 200
+    assert response.json()["status"] == HeldStatus.PENDING
+    client_for(owner).post(f"{QUEUE}{held.pk}/discard/")
+    assert client_for(owner).post(f"{QUEUE}{held.pk}/defer/").status_code == 409
+
+
+def test_a_member_may_not_defer(held, member):
+    assert client_for(member).post(f"{QUEUE}{held.pk}/defer/").status_code == 403
+
+
+def test_an_html_only_post_previews_as_source(mlist, owner):
+    msg = compose(sender=NONMEMBER, subject="Shiny")
+    msg.set_content("<p>Hi <script>alert(1)</script></p>", subtype="html")
+    held = deliver(mlist, msg, mail_from=NONMEMBER).held
+    preview = client_for(owner).get(f"{QUEUE}{held.pk}/").json()["preview"]
+    assert preview["text"] == ""
+    assert preview["html_source"] == "<p>Hi <script>alert(1)</script></p>\n"
+
+
+def test_a_broken_post_previews(mlist, owner):
+    raw = (
+        b"From: outsider@example.net\r\nTo: ant@example.com\r\nSubject: =?bogus?B?***?=\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="x"\r\n\r\n--x\r\n'
+        b"Content-Type: text/plain; charset=no-such-charset\r\n\r\n\xff\xfe caf\xe9\r\n"
+    )
+    held = deliver(mlist, raw, mail_from=NONMEMBER).held
+    response = client_for(owner).get(f"{QUEUE}{held.pk}/")
+    assert response.status_code == 200
+    assert "caf" in response.json()["preview"]["text"]
+
+
+def test_a_huge_reason_is_400(held, owner):
+    response = client_for(owner).post(f"{QUEUE}{held.pk}/reject/", {"reason": "x" * 100_001}, format="json")
+    assert response.status_code == 400
+    held.refresh_from_db()
+    assert held.status == HeldStatus.PENDING
+
+
+def test_two_approvals_at_once_post_once(held, owner):
+    from messages.models import HeldMessage
+
+    first, second = HeldMessage.objects.get(pk=held.pk), HeldMessage.objects.get(pk=held.pk)
+    assert client_for(owner).post(f"{QUEUE}{first.pk}/approve/").status_code == 200
+    assert client_for(owner).post(f"{QUEUE}{second.pk}/approve/").status_code == 409
+    assert Post.objects.count() == 1

@@ -26,6 +26,11 @@ def test_a_failing_job_does_not_stop_the_others(db):
     assert len(runs) == 3
 
 
-def test_the_sweeper_and_the_token_purge_are_scheduled(settings):
+def test_the_sweeper_the_token_purge_and_the_moderation_jobs_are_scheduled(settings):
     jobs = {job.name: job.interval for job in default_jobs()}
-    assert jobs == {"sweep": settings.SWEEP_INTERVAL, "purge-expired-tokens": 3600.0}
+    assert jobs == {
+        "sweep": settings.SWEEP_INTERVAL,
+        "purge-expired-tokens": 3600.0,
+        "expire-held-posts": 3600.0,
+        "moderation-summaries": 3600.0,
+    }
