@@ -36,6 +36,8 @@ PAGES = (
     OwnerPage("list-mass-subscribe", _("Mass subscribe"), can_manage_list),
     OwnerPage("list-mass-unsubscribe", _("Mass unsubscribe"), can_manage_list),
     OwnerPage("list-templates", _("Mail wording"), can_manage_list),
+    OwnerPage("list-settings-moderation", _("Moderation and filters"), can_manage_list),
+    OwnerPage("list-settings-filters", _("Header and body filters"), can_manage_list),
 )
 
 

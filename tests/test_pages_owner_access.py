@@ -23,8 +23,16 @@ OWNER_ONLY = [
     f"{LIST}/mass-unsubscribe/",
     f"{LIST}/templates/",
     f"{LIST}/templates/welcome/",
+    f"{LIST}/settings/moderation/",
+    f"{LIST}/settings/filters/",
 ]
-MODERATOR_TOO = [f"{LIST}/roster/", f"{LIST}/roster/export/", f"{LIST}/requests/"]
+MODERATOR_TOO = [
+    f"{LIST}/roster/",
+    f"{LIST}/roster/export/",
+    f"{LIST}/requests/",
+    f"{LIST}/held/",
+    f"{LIST}/moderation-log/",
+]
 ALL_PAGES = MODERATOR_TOO + OWNER_ONLY
 
 
