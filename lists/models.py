@@ -262,6 +262,8 @@ class TemplateName(models.TextChoices):
     HELD_SENDER_NOTICE = "list:user:notice:hold", _("notice to the sender of a held post")
     POST_REJECTED = "list:user:notice:rejected", _("notice to the sender of a rejected post")
     PENDING_SUMMARY = "list:admin:notice:pending", _("daily summary of what waits for the moderators")
+    # Ours (Mailman has no expiry notice).
+    EXPIRED_NOTICE = "list:admin:notice:expired", _("notice to moderators of held posts that expired")
     # The decoration of posts (messages.footers).
     REGULAR_HEADER = "list:member:regular:header", _("header of posts")
     REGULAR_FOOTER = "list:member:regular:footer", _("footer of posts")

@@ -25,6 +25,7 @@ EDITABLE: dict[str, str] = {
     "hold-notice": TemplateName.HELD_SENDER_NOTICE,
     "post-rejected": TemplateName.POST_REJECTED,
     "pending-summary": TemplateName.PENDING_SUMMARY,
+    "expired-notice": TemplateName.EXPIRED_NOTICE,
 }
 # The placeholders each editable mail fills in besides members.notices.list_context's.
 USER_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
@@ -42,6 +43,7 @@ USER_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     TemplateName.HELD_SENDER_NOTICE: ("sender_email", "subject", "reasons"),
     TemplateName.POST_REJECTED: ("sender_email", "subject", "reasons"),
     TemplateName.PENDING_SUMMARY: ("count", "data", "queue_url", "requests_url"),
+    TemplateName.EXPIRED_NOTICE: ("days", "data", "log_url"),
 }
 
 SOURCE_LIST = _("this list's own wording")

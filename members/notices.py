@@ -39,6 +39,7 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     TemplateName.HELD_SENDER_NOTICE: "members/mail/held_sender_notice.txt",
     TemplateName.POST_REJECTED: "members/mail/post_rejected.txt",
     TemplateName.PENDING_SUMMARY: "members/mail/pending_summary.txt",
+    TemplateName.EXPIRED_NOTICE: "members/mail/expired_notice.txt",
 }
 
 

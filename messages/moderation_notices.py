@@ -161,16 +161,15 @@ def send_expiry_notice(mlist: MailingList, expired: Sequence[HeldMessage]) -> bo
     recipients = list_administrators(mlist)
     if not recipients or not expired:
         return False
-    text = _(
-        "These posts to the %(list)s mailing list waited for a decision longer than\n"
-        "the list's %(days)s days and were discarded:\n\n%(posts)s\n"
-    ) % {
-        "list": mlist.fqdn_listname,
-        "days": mlist.max_days_to_hold,
-        "posts": "\n".join(
+    text = render(
+        mlist,
+        TemplateName.EXPIRED_NOTICE,
+        days=str(mlist.max_days_to_hold),
+        data="\n".join(
             f"    {item.held_at:%Y-%m-%d} {item.sender}: {item.subject or _('(no subject)')}" for item in expired
         ),
-    }
+        log_url=f"{list_url(mlist)}moderation-log/",
+    )
     subject = _("Held posts to %(list)s expired") % {"list": mlist.fqdn_listname}
     return send_quietly(make_notice(mlist, mlist.subaddress("owner"), subject, text), mlist, recipients, "expiry")
 

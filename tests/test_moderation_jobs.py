@@ -6,7 +6,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from lists.services import configure_list, create_list
+from lists.models import TemplateName
+from lists.services import configure_list, create_list, set_template
 from members.models import Role
 from members.services import subscribe
 from members.workflows import request_subscription
@@ -53,6 +54,15 @@ def test_posts_held_too_long_expire_and_the_owners_are_told_once(quiet, smtp_sin
     records = ModerationRecord.objects.filter(action="expired")
     assert records.count() == 2
     assert {(record.via, record.actor, record.actor_email) for record in records} == {("site", None, "")}
+
+
+def test_owners_reword_the_expiry_notice(quiet, smtp_sink):
+    set_template(quiet, TemplateName.EXPIRED_NOTICE, "Gone after $days days:\n$data")
+    hold(quiet, "Old", days_ago=15)
+    expire_held()
+    [notice] = owner_mails(smtp_sink, "expired")
+    text = notice.message.get_content().replace("\r\n", "\n")
+    assert text.startswith("Gone after 14 days:\n") and "Old" in text
 
 
 def test_expiry_runs_twice_harmlessly(quiet, smtp_sink):
