@@ -250,7 +250,7 @@ def flush_broker(url: str) -> None:
 
     broker = make_broker(url)
     try:
-        for queue in ("delivery", "inbound"):
+        for queue in ("delivery", "inbound", "archive"):
             broker.declare_queue(queue)
         broker.flush_all()
     except Exception as exc:

@@ -2,6 +2,7 @@
 
 from django.utils.translation import gettext_lazy
 
+from archive.tasks import archive_on_commit
 from mailman_site.events import emit
 from messages.models import Post
 from messages.pipeline import Handler, register_handler
@@ -31,3 +32,4 @@ class ToArchive(Handler):
         save_numbered(post, mlist, state)
         state.post = post
         emit("message_posted", post=state.post)
+        archive_on_commit(post)

@@ -29,7 +29,10 @@ class Command(BaseCommand):
                 signal.signal(signum, lambda *_: stop.set())
         while True:
             report = sweep()
-            self.stdout.write(f"re-sent {report.batches} delivery batch(es), {report.inbound} inbound message(s)")
+            self.stdout.write(
+                f"re-sent {report.batches} delivery batch(es), {report.inbound} inbound message(s),"
+                f" {report.archive} post(s) to archive"
+            )
             self.stdout.flush()
             if not loop or stop.wait(interval):
                 break

@@ -1,0 +1,129 @@
+"""Archiving a message: read it, thread it, store it, once.
+
+`archive_message` is the one way in, for posts (through the archive_post
+actor) and imports alike. It is idempotent by the list and Message-ID and
+never raises on bad input: a message that cannot be read is stored all the
+same, marked broken with its error, for an admin to see.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from archive.models import ArchivedMessage, ArchiveNudge, Attachment, ListArchive
+from archive.reading import ReadMessage, content_message_id, message_id_hash, read_message
+from archive.threading import Placed, place
+from lists.models import ArchivePolicy, MailingList
+from messages.models import Post
+from messages.pipeline.mime import clean_text
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Archived:
+    message: ArchivedMessage
+    # False when the message was in the archive already.
+    created: bool
+
+
+def archive_message(
+    mlist: MailingList, raw: bytes, *, post: Post | None = None, received_at: datetime | None = None
+) -> Archived:
+    """Archive `raw` in `mlist`'s archive, unless a message with its
+    Message-ID is there already (then that one is returned, linked to
+    `post` if it had no post). A message without a Message-ID gets one
+    derived from its content; a second post under a Message-ID already
+    archived for another post is kept under such a derived one too.
+
+    `received_at` stands in for a missing or unbelievable Date: (default: now).
+    """
+    raw = bytes(raw)
+    read = read_message(raw, received_at or timezone.now())
+    with transaction.atomic():
+        archive = lock_archive(mlist)
+        existing = find_message(mlist, read.message_id)
+        if existing is not None and post is not None and existing.post_id not in (None, post.pk):
+            read.message_id = content_message_id(raw)
+            existing = find_message(mlist, read.message_id)
+        if existing is not None:
+            if post is not None and existing.post_id is None:
+                existing.post = post
+                existing.save(update_fields=["post"])
+            return Archived(existing, created=False)
+        message, placed = store(mlist, raw, read, post)
+        ListArchive.objects.filter(pk=archive.pk).update(
+            message_count=F("message_count") + 1,
+            thread_count=F("thread_count") + int(placed.new_thread) - placed.threads_merged,
+        )
+    if read.error:
+        logger.warning("Archived a broken message in %s: %s", mlist, read.error)
+    return Archived(message, created=True)
+
+
+def lock_archive(mlist: MailingList) -> ListArchive:
+    """The list's archive row, locked until the transaction ends: messages
+    are threaded into a list one at a time. (Not the list's own row, which
+    the mail path locks to number posts.)"""
+    archive = ListArchive.objects.select_for_update().filter(mailing_list=mlist).first()
+    if archive is None:
+        ListArchive.objects.get_or_create(mailing_list=mlist)
+        archive = ListArchive.objects.select_for_update().get(mailing_list=mlist)
+    return archive
+
+
+def find_message(mlist: MailingList, message_id: str) -> ArchivedMessage | None:
+    return ArchivedMessage.objects.filter(mailing_list=mlist, message_id_hash=message_id_hash(message_id)).first()
+
+
+def store(mlist: MailingList, raw: bytes, read: ReadMessage, post: Post | None) -> tuple[ArchivedMessage, Placed]:
+    message = ArchivedMessage(
+        mailing_list=mlist,
+        post=post,
+        message_id=read.message_id[:998],
+        message_id_hash=message_id_hash(read.message_id),
+        sender_name=read.sender_name,
+        sender_address=read.sender_address,
+        subject=read.subject,
+        date=read.date,
+        in_reply_to=read.in_reply_to,
+        references=" ".join(read.references),
+        body=read.body,
+        raw=raw,
+        size=len(raw),
+        is_broken=bool(read.error),
+        error=read.error,
+    )
+    placed = place(message, read.references)
+    Attachment.objects.bulk_create(
+        Attachment(
+            message=message,
+            counter=counter,
+            filename=part.filename,
+            content_type=clean_text(part.content_type),
+            size=len(part.content),
+            content=part.content,
+        )
+        for counter, part in enumerate(read.attachments, start=1)
+    )
+    return message, placed
+
+
+def archive_stored_post(post_id: int) -> ArchivedMessage | None:
+    """Archive the accepted post `post_id` as it was stored; None when it is
+    gone or its list is not archived. Safe to call twice."""
+    post = Post.objects.select_related("mailing_list").filter(pk=post_id).first()
+    if post is None:
+        logger.info("Post %s is gone; not archived", post_id)
+        return None
+    if post.mailing_list.archive_policy == ArchivePolicy.NEVER:
+        return None
+    archived = ArchivedMessage.objects.filter(post=post).first()
+    if archived is None:
+        archived = archive_message(post.mailing_list, post.raw, post=post, received_at=post.created_at).message
+    ArchiveNudge.objects.filter(post=post).delete()
+    return archived
