@@ -26,7 +26,6 @@ from lists.services import (
     ListAlreadyExists,
     configurable_fields,
     configure_list,
-    content_filter_errors,
     create_domain,
     create_list,
     delete_domain,
@@ -35,6 +34,7 @@ from lists.services import (
     set_template,
     update_domain,
 )
+from lists.settings_forms import ChecksContentFilter
 from mailman_site.service_admin import ServiceModelAdmin, adopt
 from members.models import Membership, Role
 from members.services import (
@@ -165,7 +165,7 @@ class OwnerInline(admin.TabularInline):
         return super().get_queryset(request).filter(role__in=[Role.OWNER, Role.MODERATOR]).select_related("address")
 
 
-class ContentFilterForm(forms.ModelForm):
+class ContentFilterForm(ChecksContentFilter, forms.ModelForm):
     """One header or body filter, checked as lists.services checks it (RE2
     must compile the pattern), so an error shows beside the filter."""
 
@@ -187,14 +187,6 @@ class ContentFilterForm(forms.ModelForm):
         self.fields["action"].choices = [
             (value, label) for value, label in self.fields["action"].choices if value in FILTER_ACTIONS
         ]
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        fields = {name: cleaned.get(name) or "" for name in ("part", "header", "pattern", "action")}
-        for name, messages in content_filter_errors(**fields).items():
-            if name not in self.errors:
-                self.add_error(name, messages)
-        return cleaned
 
 
 class ContentFilterInline(admin.TabularInline):

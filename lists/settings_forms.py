@@ -262,7 +262,25 @@ class ModerationSettingsForm(forms.Form):
         return sorted(changes)
 
 
-class ContentFilterForm(forms.Form):
+FILTER_FIELDS = ("part", "header", "pattern", "action")
+
+
+class ChecksContentFilter:
+    """A form of one header or body filter whose clean() runs the service's
+    own checks (lists.services.content_filter_errors: RE2 compiles the
+    pattern, ...), each error beside its field. The page's form and the
+    admin's inline form both use it."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        fields = {name: cleaned.get(name) or "" for name in FILTER_FIELDS}
+        for name, messages in content_filter_errors(**fields).items():
+            if name not in self.errors:
+                self.add_error(name, messages)
+        return cleaned
+
+
+class ContentFilterForm(ChecksContentFilter, forms.Form):
     """One header or body filter, checked as lists.services checks it."""
 
     position = forms.IntegerField(
@@ -287,16 +305,8 @@ class ContentFilterForm(forms.Form):
         for field in self.fields.values():
             field.widget.attrs.setdefault("aria-label", field.label)
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        fields = {name: cleaned.get(name) or "" for name in ("part", "header", "pattern", "action")}
-        for name, messages in content_filter_errors(**fields).items():
-            if name not in self.errors:
-                self.add_error(name, messages)
-        return cleaned
-
     def spec(self) -> dict[str, str]:
-        return {name: self.cleaned_data[name] for name in ("part", "header", "pattern", "action")}
+        return {name: self.cleaned_data[name] for name in FILTER_FIELDS}
 
 
 class BaseContentFilterFormSet(forms.BaseFormSet):

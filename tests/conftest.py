@@ -3,6 +3,7 @@
 import pytest
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
+from django.test import Client
 
 from lists.models import Domain, MailingList
 from lists.services import create_domain, create_list
@@ -53,6 +54,33 @@ def member(mlist):
     user = make_user("member@example.org")
     subscribe(mlist, user.email)
     return user
+
+
+@pytest.fixture
+def moderator(mlist):
+    user = make_user("moderator@example.org")
+    subscribe(mlist, user.email, role=Role.MODERATOR)
+    return user
+
+
+@pytest.fixture
+def other_owner(domain):
+    """The owner of another list of the same site."""
+    user = make_user("beekeeper@example.org")
+    subscribe(create_list("wasp@example.com"), user.email, role=Role.OWNER)
+    return user
+
+
+def logged_in(user) -> Client:
+    """A client of its own, signed in as `user` (several can be used in one test)."""
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def owner_client(owner) -> Client:
+    return logged_in(owner)
 
 
 @pytest.fixture

@@ -3,59 +3,26 @@ connection, processed as the worker does, the confirmation mail caught at a
 real SMTP server on loopback, its token taken and sent back, and the
 welcome (or goodbye) mail caught in turn."""
 
-from email.message import EmailMessage
-from email.utils import make_msgid
+from functools import partial
 
 import pytest
 
 from members.models import Membership, Role
 from members.services import subscribe, update_membership
-from messages.dispatch import process_inbound_message
-from messages.models import InboundMessage, InboundStatus
-from messages.pipeline.mime import message_bytes
-from tests.lmtp_client import as_mta_sends, connected, deliver, queued_ids, running_lmtp_server, use_stub_broker
+from messages.models import InboundStatus
 from tests.workflow_support import token_of, with_policy
 
 pytestmark = pytest.mark.django_db(transaction=True)
-pytest_plugins = ["tests.mail_fixtures", "tests.workflow_fixtures"]
+pytest_plugins = ["tests.mail_fixtures", "tests.workflow_fixtures", "tests.lmtp_fixtures"]
 
 NEWCOMER = "newcomer@example.net"
 RESULTS = "The results of your email commands"
 
 
 @pytest.fixture
-def inbound_queue(monkeypatch):
-    return use_stub_broker(monkeypatch)
-
-
-@pytest.fixture
-def lmtp(transactional_db, inbound_queue):
-    with running_lmtp_server() as server, connected(server) as client:
-        yield client
-
-
-@pytest.fixture
-def mail(lmtp, inbound_queue, smtp_sink):
-    """Send a message over LMTP to one list address and process what was
-    queued, as the worker would; the stored row."""
-
-    def send(rcpt: str, *, sender=NEWCOMER, subject="", body="\n", mail_from=None, **headers) -> InboundMessage:
-        msg = EmailMessage()
-        msg["From"] = sender
-        msg["To"] = rcpt
-        msg["Subject"] = subject
-        msg["Message-ID"] = make_msgid(domain="example.net")
-        for name, value in headers.items():
-            msg[name.replace("_", "-")] = value
-        msg.set_content(body)
-        delivery = deliver(lmtp, [rcpt], as_mta_sends(message_bytes(msg)), mail_from=mail_from or sender)
-        assert delivery.data_codes == [250], delivery
-        for inbound_id in queued_ids(inbound_queue):
-            process_inbound_message(inbound_id)
-        inbound_queue.flush_all()
-        return InboundMessage.objects.get(rcpt_to=rcpt, message_id=msg["Message-ID"])
-
-    return send
+def mail(lmtp_mail):
+    """Command mail over LMTP, from the newcomer unless told otherwise."""
+    return partial(lmtp_mail, sender=NEWCOMER)
 
 
 def mails_to(sink, address: str, subject_start: str):

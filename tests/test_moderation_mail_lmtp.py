@@ -4,21 +4,17 @@ on loopback, the moderator's reply goes back over LMTP to the notice's
 -confirm+TOKEN address, and the released post reaches the members over
 SMTP."""
 
-from email.message import EmailMessage
-from email.utils import make_msgid
+from functools import partial
 
 import pytest
 
 from members.models import Role
 from members.services import subscribe
 from messages.delivery import send_batch
-from messages.dispatch import process_inbound_message
-from messages.models import DeliveryBatch, HeldMessage, HeldStatus, InboundMessage, ModerationRecord
-from messages.pipeline.mime import message_bytes
-from tests.lmtp_client import as_mta_sends, connected, deliver, queued_ids, running_lmtp_server, use_stub_broker
+from messages.models import DeliveryBatch, HeldMessage, HeldStatus, ModerationRecord
 
 pytestmark = pytest.mark.django_db(transaction=True)
-pytest_plugins = ["tests.mail_fixtures", "tests.workflow_fixtures"]
+pytest_plugins = ["tests.mail_fixtures", "tests.workflow_fixtures", "tests.lmtp_fixtures"]
 
 NONMEMBER = "outsider@example.net"
 MODERATOR = "moderator@example.org"
@@ -26,37 +22,9 @@ READER = "reader@example.org"
 
 
 @pytest.fixture
-def inbound_queue(monkeypatch):
-    return use_stub_broker(monkeypatch)
-
-
-@pytest.fixture
-def lmtp(transactional_db, inbound_queue):
-    with running_lmtp_server() as server, connected(server) as client:
-        yield client
-
-
-@pytest.fixture
-def mail(lmtp, inbound_queue, smtp_sink):
-    """Send a message over LMTP and process what was queued, as the worker would; the stored row."""
-
-    def send(rcpt: str, *, sender: str, subject: str, body: str = "Hello.\n", **headers) -> InboundMessage:
-        msg = EmailMessage()
-        msg["From"] = sender
-        msg["To"] = rcpt
-        msg["Subject"] = subject
-        msg["Message-ID"] = make_msgid(domain="example.net")
-        for name, value in headers.items():
-            msg[name.replace("_", "-")] = value
-        msg.set_content(body)
-        delivery = deliver(lmtp, [rcpt], as_mta_sends(message_bytes(msg)), mail_from=sender)
-        assert delivery.data_codes == [250], delivery
-        for inbound_id in queued_ids(inbound_queue):
-            process_inbound_message(inbound_id)
-        inbound_queue.flush_all()
-        return InboundMessage.objects.get(rcpt_to=rcpt, message_id=msg["Message-ID"])
-
-    return send
+def mail(lmtp_mail):
+    """A post or reply over LMTP; a body that decides nothing unless told otherwise."""
+    return partial(lmtp_mail, body="Hello.\n")
 
 
 @pytest.fixture

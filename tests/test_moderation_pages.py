@@ -12,7 +12,7 @@ from members.models import Ban, Membership, Role
 from members.services import subscribe
 from messages import moderation
 from messages.models import HeldMessage, HeldStatus, ModerationRecord, Post
-from tests.conftest import make_user
+from tests.conftest import logged_in, make_user
 from tests.inbound_mail import CORPUS, compose, corpus_message, deliver
 
 pytest_plugins = ["tests.mail_fixtures", "tests.workflow_fixtures"]
@@ -36,17 +36,6 @@ def hold_raw(mlist, raw: bytes) -> HeldMessage:
 @pytest.fixture
 def held(mlist) -> HeldMessage:
     return hold(mlist)
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def owner_client(owner) -> Client:
-    return logged_in(owner)
 
 
 def decide(client: Client, held: HeldMessage, action: str, reason: str = ""):

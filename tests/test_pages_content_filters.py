@@ -6,41 +6,14 @@ import pytest
 from django.test import Client
 
 from lists.models import Action, ContentFilter, FilterPart
-from lists.services import create_list, set_content_filters
-from members.models import Role
-from members.services import subscribe
+from lists.services import set_content_filters
 from messages.models import InboundStatus
-from tests.conftest import make_user
+from tests.conftest import logged_in
 from tests.inbound_mail import compose, deliver
 
 pytest_plugins = ["tests.mail_fixtures"]
 
 PAGE = "/lists/ant.example.com/settings/filters/"
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def owner_client(owner) -> Client:
-    return logged_in(owner)
-
-
-@pytest.fixture
-def moderator(mlist):
-    user = make_user("moderator@example.org")
-    subscribe(mlist, user.email, role=Role.MODERATOR)
-    return user
-
-
-@pytest.fixture
-def other_owner(domain):
-    user = make_user("beekeeper@example.org")
-    subscribe(create_list("wasp@example.com"), user.email, role=Role.OWNER)
-    return user
 
 
 def header_filter(header: str, pattern: str, action: str = Action.HOLD) -> dict:

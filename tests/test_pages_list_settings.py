@@ -8,40 +8,13 @@ from django.forms import model_to_dict
 from django.test import Client
 
 from lists.models import MailingList
-from lists.services import configure_list, create_list
+from lists.services import configure_list
 from lists.settings_forms import ModerationSettingsForm
 from mailman_site.events import list_configured
-from members.models import Role
-from members.services import subscribe
-from tests.conftest import make_user
+from tests.conftest import logged_in
 
 PAGE = "/lists/ant.example.com/settings/moderation/"
 LIST_PAGE = "/lists/ant.example.com/"
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def owner_client(owner) -> Client:
-    return logged_in(owner)
-
-
-@pytest.fixture
-def moderator(mlist):
-    user = make_user("moderator@example.org")
-    subscribe(mlist, user.email, role=Role.MODERATOR)
-    return user
-
-
-@pytest.fixture
-def other_owner(domain):
-    user = make_user("beekeeper@example.org")
-    subscribe(create_list("wasp@example.com"), user.email, role=Role.OWNER)
-    return user
 
 
 def as_browser_sends(mlist: MailingList) -> dict[str, str]:

@@ -11,7 +11,7 @@ from lists.services import configure_list, create_list
 from members.models import Ban, Membership, Role, SubscriptionRequest
 from members.services import ban, link_address, subscribe
 from members.workflows import request_subscription
-from tests.conftest import make_user
+from tests.conftest import logged_in, make_user
 
 pytest_plugins = ["tests.mail_fixtures", "tests.workflow_fixtures"]
 
@@ -37,33 +37,12 @@ ALL_PAGES = MODERATOR_TOO + OWNER_ONLY
 
 
 @pytest.fixture
-def moderator(mlist):
-    user = make_user("moderator@example.org")
-    subscribe(mlist, user.email, role=Role.MODERATOR)
-    return user
-
-
-@pytest.fixture
-def other_owner(domain):
-    """The owner of another list of the same site."""
-    user = make_user("beekeeper@example.org")
-    subscribe(create_list("wasp@example.com"), user.email, role=Role.OWNER)
-    return user
-
-
-@pytest.fixture
 def unverified_owner(mlist):
     """A user whose only link to an owner address is unverified."""
     user = make_user("claimant@example.org")
     subscribe(mlist, "boss@example.org", role=Role.OWNER)
     link_address(user, "boss@example.org")
     return user
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.parametrize("path", ALL_PAGES)

@@ -5,13 +5,12 @@ import csv
 import io
 
 import pytest
-from django.test import Client
 
 from lists.services import configure_list
 from members.models import Membership, Role
 from members.roster import MAX_CSV_BYTES, InvalidCsv, csv_lines, lines_from_csv
 from members.services import bulk_subscribe, subscribe, update_membership
-from tests.conftest import make_user
+from tests.conftest import logged_in, make_user
 
 ROSTER = "/lists/ant.example.com/roster/"
 EXPORT = "/lists/ant.example.com/roster/export/"
@@ -28,12 +27,6 @@ def shown(mlist):
     """A member who chose to show their address."""
     membership = subscribe(mlist, "shown@example.net", display_name="Shown Ant")
     return update_membership(membership, hide_address=False)
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def exported(response) -> list[dict]:
