@@ -8,5 +8,6 @@ urlpatterns = [
     path("api/v3/", include("api.urls")),
     path("", include("members.urls")),
     path("", include("messages.moderation_urls")),
+    path("", include("archive.urls")),
     path("", include("lists.urls")),
 ]

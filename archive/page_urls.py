@@ -1,0 +1,3 @@
+"""Filled in by the archive pages and search work."""
+
+urlpatterns: list = []
