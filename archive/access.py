@@ -35,9 +35,7 @@ def readable_lists(user: Caller) -> QuerySet[MailingList]:
     public = Q(archive_policy=ArchivePolicy.PUBLIC)
     if not user.is_authenticated:
         return lists.filter(public)
-    with_role = Membership.objects.filter(address__in=own_addresses(user), role__in=READER_ROLES).values(
-        "mailing_list"
-    )
+    with_role = Membership.objects.filter(address__in=own_addresses(user), role__in=READER_ROLES).values("mailing_list")
     return lists.filter(public | Q(pk__in=with_role))
 
 

@@ -1,7 +1,7 @@
 """The archive in Django admin: archived messages (broken ones, with their
 error, found by a filter) and threads. Read-only: rows change only through
-archive.services; deleting a message from the archive comes with the
-archive pages (issue 7)."""
+archive.services, and a message is deleted from its archive page, which
+repairs its thread (archive.deletion)."""
 
 from django.contrib import admin
 from django.http import HttpRequest

@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import BinaryIO
 
+from django.db.models import QuerySet
+
 # "From sender Mon Jan  1 00:00:00 2001", pipermail's "From a at b.org  Mon...",
 # and writers that add a zone after the year.
 FROM_LINE = re.compile(rb"^From \S*\s+.*\d{1,2}:\d{2}(:\d{2})?\s+.*\d{4}\b")
@@ -98,3 +100,11 @@ def mbox_entry(raw: bytes, sender: str, date: datetime) -> bytes:
     sender = "".join(sender.split()) or "MAILER-DAEMON"
     stamp = time.asctime(date.astimezone(UTC).timetuple())
     return f"From {sender} {stamp}\n".encode("ascii", "replace") + body + b"\n"
+
+
+def mbox_stream(messages: QuerySet) -> Iterator[bytes]:
+    """The archived `messages` as mboxrd entries, oldest first, read from the
+    database a chunk at a time, for a streamed download or a file."""
+    rows = messages.order_by("date", "pk").values_list("raw", "sender_address", "date")
+    for raw, sender, date in rows.iterator(chunk_size=200):
+        yield mbox_entry(bytes(raw), sender, date)

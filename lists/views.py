@@ -6,6 +6,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext
 
 from api.permissions import can_moderate
+from archive.access import can_read_archive
 from lists.models import MailingList
 from lists.services import UnknownList, get_list
 from members.forms import AddressForm
@@ -31,6 +32,7 @@ def list_info(request: HttpRequest, identifier: str) -> HttpResponse:
         "pending": pending_counts(mlist) if can_moderate(request.user, mlist) else None,
         "owner_links": owner_links(request.user, mlist),
         "roster_shown": roster_access(request.user, mlist) is not RosterAccess.NONE,
+        "archive_readable": can_read_archive(request.user, mlist),
         "mlist": mlist,
         "join_address": mlist.subaddress("join"),
         "owner_address": mlist.subaddress("owner"),

@@ -9,6 +9,8 @@ Webhooks and plugins connect to these signals. Payloads (keyword arguments):
 - member_added, member_removed, member_changed: mailing_list, emails (a list,
   one or many for bulk changes), role (member_changed also changed)
 - message_posted: post; message_held, held_message_decided: held
+- archived_message_deleted: mailing_list, message_id, message_id_hash,
+  deleted_by (the user, or None)
 - subscription_requested: mailing_list, request (a members SubscriptionRequest
   awaiting an owner's approval), email; subscription_request_decided:
   mailing_list, request (status approved or rejected), email
@@ -26,6 +28,7 @@ member_changed = Signal()
 message_posted = Signal()
 message_held = Signal()
 held_message_decided = Signal()
+archived_message_deleted = Signal()
 subscription_requested = Signal()
 subscription_request_decided = Signal()
 
@@ -39,6 +42,7 @@ CATALOGUE: dict[str, Signal] = {
     "message_posted": message_posted,
     "message_held": message_held,
     "held_message_decided": held_message_decided,
+    "archived_message_deleted": archived_message_deleted,
     "subscription_requested": subscription_requested,
     "subscription_request_decided": subscription_request_decided,
 }

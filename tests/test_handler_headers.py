@@ -1,10 +1,14 @@
 """The handlers that write headers: cook-headers, rfc-2369 and reply-to."""
 
+from django.test import Client
+
+from archive.reading import message_id_hash
+from archive.services import archive_stored_post
 from lists.models import ArchivePolicy, Personalization, ReplyToPolicy
 from lists.services import configure_list
 from messages.pipeline import get_handler
 from messages.pipeline.mime import parse_message
-from tests.inbound_mail import compose, state_for
+from tests.inbound_mail import compose, deliver, state_for
 
 SITE = "https://lists.example.com"
 
@@ -63,6 +67,49 @@ def test_an_unarchived_list_has_no_list_archive(mlist):
     assert "List-Archive" not in run("rfc-2369", mlist, compose())
 
 
+def test_archived_at_is_the_permalink_the_archive_gives_the_post(mlist, settings):
+    settings.SITE_URL = SITE
+    msg = compose()
+    msg.replace_header("Message-ID", "<queen.1@example.org>")
+    out = run("rfc-2369", mlist, msg)
+    permalink = f"{SITE}/lists/ant.example.com/archive/message/{message_id_hash('queen.1@example.org')}/"
+    assert out["Archived-At"] == f"<{permalink}>"
+
+
+def test_an_unarchived_list_has_no_archived_at(mlist):
+    configure_list(mlist, archive_policy=ArchivePolicy.NEVER)
+    assert "Archived-At" not in run("rfc-2369", mlist, compose())
+
+
+def test_a_private_archive_still_gets_both_archive_headers(mlist):
+    configure_list(mlist, archive_policy=ArchivePolicy.PRIVATE)
+    out = run("rfc-2369", mlist, compose())
+    assert "List-Archive" in out and "Archived-At" in out
+
+
+def test_a_post_without_message_id_gets_no_archived_at(mlist):
+    msg = compose()
+    del msg["Message-ID"]
+    assert "Archived-At" not in run("rfc-2369", mlist, msg)
+
+
+def test_another_lists_archived_at_is_replaced(mlist):
+    out = run("rfc-2369", mlist, compose(Archived_At="<https://bee.example/m/1>"))
+    assert len(out.get_all("Archived-At")) == 1
+    assert "bee.example" not in out["Archived-At"]
+
+
+def test_an_accepted_post_is_found_at_its_archived_at(mlist, member, settings):
+    settings.SITE_URL = SITE
+    post = deliver(mlist, compose(subject="Found")).post
+    archive_stored_post(post.pk)
+    archived_at = parse_message(bytes(post.raw))["Archived-At"]
+    assert archived_at.startswith(f"<{SITE}/") and archived_at.endswith(">")
+    response = Client().get(archived_at[len(SITE) + 1 : -1])
+    assert response.status_code == 200
+    assert "Found" in response.content.decode()
+
+
 def test_another_lists_headers_are_replaced(mlist):
     msg = compose(
         List_Id="<bee.example.com>",
@@ -79,6 +126,7 @@ def test_lists_may_turn_the_list_headers_off(mlist):
     configure_list(mlist, include_rfc2369_headers=False)
     out = run("rfc-2369", mlist, compose())
     assert not [name for name in out.keys() if name.startswith("List-")]
+    assert "Archived-At" not in out
 
 
 def test_no_munging_keeps_the_senders_reply_to(mlist):

@@ -1,12 +1,17 @@
-"""The rfc-2369 handler: RFC 2919 List-Id and RFC 2369 List-* headers."""
+"""The rfc-2369 handler: RFC 2919 List-Id, RFC 2369 List-* and RFC 5064
+Archived-At headers."""
 
+from email.message import EmailMessage
 from email.utils import formataddr
 
 from django.conf import settings
+from django.urls import reverse
 from django.utils.translation import gettext_lazy
 
+from archive.reading import message_id_hash, normal_message_id
 from lists.models import ArchivePolicy, MailingList, Personalization
 from messages.pipeline import Handler, register_handler
+from messages.pipeline.mime import clean_text, raw_header
 
 # Every list header a post may already carry from another list; ours replace them.
 LIST_HEADERS = (
@@ -18,25 +23,27 @@ LIST_HEADERS = (
     "List-Unsubscribe",
     "List-Unsubscribe-Post",
     "List-Archive",
+    "Archived-At",
 )
 
 
 @register_handler
 class RFC2369(Handler):
     """List-Id, List-Help, List-Owner, List-Post, List-Subscribe,
-    List-Unsubscribe and (when archived) List-Archive, unless the list turns
-    them off. A personalized list's List-Unsubscribe carries only the mailto:
-    here; delivery adds each member's own one-click URL (RFC 8058)."""
+    List-Unsubscribe and, when archived, List-Archive and the post's
+    permalink in Archived-At, unless the list turns them off. A
+    personalized list's List-Unsubscribe carries only the mailto: here;
+    delivery adds each member's own one-click URL (RFC 8058)."""
 
     name = "rfc-2369"
-    description = gettext_lazy("Add the RFC 2919 List-Id and RFC 2369 List-* headers.")
+    description = gettext_lazy("Add the RFC 2919 List-Id, RFC 2369 List-* and RFC 5064 Archived-At headers.")
 
     def process(self, mlist, msg, state):
         if not mlist.include_rfc2369_headers:
             return
         for name in LIST_HEADERS:
             del msg[name]
-        for name, value in list_headers(mlist):
+        for name, value in list_headers(mlist) + archive_headers(mlist, msg):
             msg[name] = value
 
 
@@ -55,9 +62,25 @@ def list_headers(mlist: MailingList) -> list[tuple[str, str]]:
         ("List-Subscribe", f"<mailto:{mlist.subaddress('join')}>"),
         ("List-Unsubscribe", ", ".join(unsubscribe)),
     ]
-    if mlist.archive_policy != ArchivePolicy.NEVER:
-        headers.append(("List-Archive", f"<{list_url(mlist)}archive/>"))
     return headers
+
+
+def archive_headers(mlist: MailingList, msg: EmailMessage) -> list[tuple[str, str]]:
+    """List-Archive, and Archived-At (RFC 5064 section 2): where the post
+    will be in the archive, at the permalink of its Message-ID as the
+    archive reads it (archive.reading)."""
+    if mlist.archive_policy == ArchivePolicy.NEVER:
+        return []
+    headers = [("List-Archive", f"<{site_url('archive-index', mlist.list_id)}>")]
+    message_id = normal_message_id(clean_text(raw_header(msg, "Message-ID") or ""))
+    if message_id:
+        permalink = site_url("archive-message", mlist.list_id, message_id_hash(message_id))
+        headers.append(("Archived-At", f"<{permalink}>"))
+    return headers
+
+
+def site_url(name: str, *args: str) -> str:
+    return f"{settings.SITE_URL}{reverse(name, args=args)}"
 
 
 def list_url(mlist: MailingList) -> str:
