@@ -2,6 +2,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from archive.search_api import ArchiveSearchView
 from lists.api import DomainViewSet, ListViewSet
 from lists.filters_api import ContentFiltersView
 from members.api import AddressViewSet, ListMembershipViewSet, MembershipViewSet
@@ -31,6 +32,7 @@ urlpatterns = [
         DeliveryProgressView.as_view(),
         name="post-delivery",
     ),
+    re_path(r"^search/?$", ArchiveSearchView.as_view(), name="archive-search-api"),
     re_path(r"^lists/(?P<list_id>[^/]+)/filters/?$", ContentFiltersView.as_view(), name="list-filters"),
     path("", include(router.urls)),
 ]

@@ -74,12 +74,15 @@ class ArchivedMessage(models.Model):
     is_broken = models.BooleanField(default=False)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # In the search index; the sweeper re-sends those left out (archive.search_indexing).
+    indexed = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["mailing_list", "message_id_hash"], name="unique_archived_message_id"),
         ]
         indexes = [
+            models.Index(fields=["created_at"], condition=models.Q(indexed=False), name="archive_msg_unindexed"),
             models.Index(fields=["mailing_list", "date"], name="archive_msg_list_date"),
             models.Index(fields=["thread", "date"], name="archive_msg_thread_date"),
             models.Index(fields=["thread", "sender_address"], name="archive_msg_thread_sender"),

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from archive.models import ArchivedMessage, ArchiveNudge, Attachment, ListArchive
 from archive.reading import ReadMessage, content_message_id, message_id_hash, read_message
+from archive.search_indexing import index_on_commit
 from archive.threading import Placed, place
 from lists.models import ArchivePolicy, MailingList
 from messages.models import Post
@@ -81,7 +82,15 @@ def find_message(mlist: MailingList, message_id: str) -> ArchivedMessage | None:
 
 
 def store(mlist: MailingList, raw: bytes, read: ReadMessage, post: Post | None) -> tuple[ArchivedMessage, Placed]:
-    message = ArchivedMessage(
+    message = archived_row(mlist, raw, read, post)
+    placed = place(message, read.references)
+    Attachment.objects.bulk_create(attachment_rows(message, read))
+    return message, placed
+
+
+def archived_row(mlist: MailingList, raw: bytes, read: ReadMessage, post: Post | None) -> ArchivedMessage:
+    """The unsaved row of `raw` as read, unthreaded."""
+    return ArchivedMessage(
         mailing_list=mlist,
         post=post,
         message_id=read.message_id[:998],
@@ -98,8 +107,10 @@ def store(mlist: MailingList, raw: bytes, read: ReadMessage, post: Post | None) 
         is_broken=bool(read.error),
         error=read.error,
     )
-    placed = place(message, read.references)
-    Attachment.objects.bulk_create(
+
+
+def attachment_rows(message: ArchivedMessage, read: ReadMessage) -> list[Attachment]:
+    return [
         Attachment(
             message=message,
             counter=counter,
@@ -109,8 +120,7 @@ def store(mlist: MailingList, raw: bytes, read: ReadMessage, post: Post | None) 
             content=part.content,
         )
         for counter, part in enumerate(read.attachments, start=1)
-    )
-    return message, placed
+    ]
 
 
 def archive_stored_post(post_id: int) -> ArchivedMessage | None:
@@ -126,4 +136,6 @@ def archive_stored_post(post_id: int) -> ArchivedMessage | None:
     if archived is None:
         archived = archive_message(post.mailing_list, post.raw, post=post, received_at=post.created_at).message
     ArchiveNudge.objects.filter(post=post).delete()
+    if not archived.indexed:
+        index_on_commit([archived.pk])
     return archived

@@ -1,6 +1,7 @@
-"""Dramatiq actors of the archive. The post row says what is left to do: a
-post of an archived list with no archived message is re-sent by the
-sweeper (messages.sweeper) when its nudge was lost."""
+"""Dramatiq actors of the archive. The rows say what is left to do: a post
+of an archived list with no archived message, and an archived message not
+marked indexed, are re-sent by the sweeper (messages.sweeper) when their
+nudge was lost."""
 
 import logging
 
@@ -19,6 +20,20 @@ def archive_post(post_id: int) -> None:
     from archive.services import archive_stored_post
 
     archive_stored_post(post_id)
+
+
+@dramatiq.actor(queue_name="archive", time_limit=300_000, **COMMON)
+def index_archived(message_ids: list[int]) -> None:
+    from archive.search_indexing import index_messages
+
+    index_messages(message_ids)
+
+
+@dramatiq.actor(queue_name="archive", time_limit=300_000, **COMMON)
+def unindex_archived(message_ids: list[int]) -> None:
+    from archive.search_indexing import remove_from_index
+
+    remove_from_index(message_ids)
 
 
 def archive_on_commit(post: Post) -> None:

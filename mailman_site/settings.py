@@ -153,13 +153,14 @@ CACHE_URL = os.environ.get("CACHE_URL", "")
 CACHES = {"default": cache_from_url(CACHE_URL)}
 
 
-# Search: SEARCH_URL, whoosh:///path (default var/whoosh) or
-# elasticsearch://host:port/index.
+# Search: SEARCH_URL, whoosh:///path (default var/whoosh: the archive's
+# engine, archive.whoosh_backend, embedded) or elasticsearch://host:port/index
+# (haystack's Elasticsearch 7 backend).
 def haystack_from_url(url: str) -> dict:
     parts = urlsplit(url)
     if parts.scheme == "whoosh":
         return {
-            "ENGINE": "haystack.backends.whoosh_backend.WhooshEngine",
+            "ENGINE": "archive.whoosh_backend.ArchiveWhooshEngine",
             "PATH": unquote(parts.path) or str(VAR_DIR / "whoosh"),
         }
     if parts.scheme in {"elasticsearch", "elasticsearchs"}:
@@ -174,6 +175,9 @@ def haystack_from_url(url: str) -> dict:
 
 SEARCH_URL = os.environ.get("SEARCH_URL") or f"whoosh://{VAR_DIR / 'whoosh'}"
 HAYSTACK_CONNECTIONS = {"default": haystack_from_url(SEARCH_URL)}
+# Archived messages are indexed by a worker after commit, never in the
+# request or the mail path (archive.search_indexing).
+HAYSTACK_SIGNAL_PROCESSOR = "archive.search_indexing.IndexOnCommit"
 
 
 # Outgoing mail: SMTP_URL, smtp://[user:password@]host[:port], smtps:// for

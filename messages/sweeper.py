@@ -11,7 +11,9 @@ holding it), the row stays due and the sweeper nudges it again:
   after their last nudge), and those whose worker's claim ran out;
 - posts of archived lists that have no archived message SWEEP_GRACE_SECONDS
   after they were accepted (or after their last nudge), up to
-  ARCHIVE_SWEEP_WINDOW old.
+  ARCHIVE_SWEEP_WINDOW old;
+- archived messages not in the search index SWEEP_GRACE_SECONDS after they
+  were archived (archive.search_indexing).
 
 A nudge for work that is already done or taken is harmless: the actors
 claim before they act. The grace period keeps the sweeper from doubling
@@ -46,14 +48,21 @@ class SweepReport:
     batches: int
     inbound: int
     archive: int
+    index: int = 0
 
 
 def sweep(now: datetime | None = None) -> SweepReport:
-    """One pass: nudge every lost batch, inbound message and unarchived post once."""
+    """One pass: nudge every lost batch, inbound message, unarchived post
+    and unindexed archived message once."""
+    from archive.search_indexing import sweep_unindexed
+
     now = now or timezone.now()
     grace = timedelta(seconds=settings.SWEEP_GRACE_SECONDS)
     return SweepReport(
-        batches=sweep_batches(now, grace), inbound=sweep_inbound(now, grace), archive=sweep_archive(now, grace)
+        batches=sweep_batches(now, grace),
+        inbound=sweep_inbound(now, grace),
+        archive=sweep_archive(now, grace),
+        index=sweep_unindexed(now, grace),
     )
 
 

@@ -94,3 +94,19 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "test_broker" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.broker)
+
+
+@pytest.fixture(autouse=True)
+def search_index_of_its_own(settings, tmp_path):
+    """Each test gets an empty search index of its own (pytest-xdist runs
+    tests side by side); it is created only when a test indexes."""
+    from haystack import connections
+
+    settings.HAYSTACK_CONNECTIONS = {
+        "default": {"ENGINE": "archive.whoosh_backend.ArchiveWhooshEngine", "PATH": str(tmp_path / "whoosh")}
+    }
+    connections.connections_info = settings.HAYSTACK_CONNECTIONS
+    connections.reload("default")
+    yield
+    connections.connections_info = settings.HAYSTACK_CONNECTIONS
+    connections.reload("default")

@@ -22,7 +22,7 @@ def test_postgres_url_is_understood():
 
 def test_search_url_chooses_whoosh_or_elasticsearch():
     assert haystack_from_url("whoosh:///srv/index") == {
-        "ENGINE": "haystack.backends.whoosh_backend.WhooshEngine",
+        "ENGINE": "archive.whoosh_backend.ArchiveWhooshEngine",
         "PATH": "/srv/index",
     }
     es = haystack_from_url("elasticsearch://search:9200/lists")

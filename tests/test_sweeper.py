@@ -104,7 +104,10 @@ def test_sweep_command_prints_counts(batches):
     set_batch(batches[0], updated_at=ago(120))
     out = io.StringIO()
     call_command("sweep", stdout=out)
-    assert out.getvalue().strip() == "re-sent 1 delivery batch(es), 0 inbound message(s), 0 post(s) to archive"
+    assert (
+        out.getvalue().strip()
+        == "re-sent 1 delivery batch(es), 0 inbound message(s), 0 post(s) to archive, 0 archived message(s) to index"
+    )
 
 
 def test_sweep_loop_stops_cleanly_on_sigterm(project_database):

@@ -31,7 +31,7 @@ class Command(BaseCommand):
             report = sweep()
             self.stdout.write(
                 f"re-sent {report.batches} delivery batch(es), {report.inbound} inbound message(s),"
-                f" {report.archive} post(s) to archive"
+                f" {report.archive} post(s) to archive, {report.index} archived message(s) to index"
             )
             self.stdout.flush()
             if not loop or stop.wait(interval):
