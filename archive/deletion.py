@@ -15,10 +15,9 @@ from django.db import transaction
 from django.db.models import F, Max, Min
 
 from api.permissions import Caller
-from archive.models import ArchivedMessage, ArchiveNudge, ListArchive, Thread
+from archive.models import ArchivedMessage, ListArchive, Thread, WithdrawnPost
 from archive.services import lock_archive
 from mailman_site.events import emit
-from messages.sweeper import ARCHIVE_SWEEP_WINDOW
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +40,8 @@ def delete_message(message: ArchivedMessage, *, deleted_by: Caller | None = None
             return None
         thread = Thread.objects.get(pk=message.thread_id)
         replies_moved = ArchivedMessage.objects.filter(parent=message).update(parent=message.parent_id)
-        keep_post_out_of_archive(message)
+        if message.post_id is not None:
+            WithdrawnPost.objects.get_or_create(post_id=message.post_id)
         message.delete()
         kept = repair_thread(thread)
         ListArchive.objects.filter(pk=archive.pk).update(
@@ -83,15 +83,3 @@ def repair_thread(thread: Thread) -> Thread | None:
     thread.started_at, thread.last_activity = figures["started"], figures["last"]
     thread.save(update_fields=["root", "subject", "message_count", "participant_count", "started_at", "last_activity"])
     return thread
-
-
-def keep_post_out_of_archive(message: ArchivedMessage) -> None:
-    """The sweeper (messages.sweeper) re-sends to the archive a recent post
-    without an archived message, which a deleted one's post now is. Its
-    nudge, dated to the end of the sweep window, stops that."""
-    if message.post_id is None:
-        return
-    post_created = message.post.created_at
-    ArchiveNudge.objects.update_or_create(
-        post_id=message.post_id, defaults={"nudged_at": post_created + ARCHIVE_SWEEP_WINDOW}
-    )

@@ -138,3 +138,14 @@ class ArchiveNudge(models.Model):
 
     def __str__(self) -> str:
         return f"post {self.post_id} nudged at {self.nudged_at}"
+
+
+class WithdrawnPost(models.Model):
+    """A post whose archived message an owner deleted: never archived again,
+    neither by the sweeper nor by an archive nudge still in the queue."""
+
+    post = models.OneToOneField(Post, primary_key=True, on_delete=models.CASCADE, related_name="archive_withdrawal")
+    withdrawn_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"post {self.post_id} withdrawn from the archive at {self.withdrawn_at}"

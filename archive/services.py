@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from archive.models import ArchivedMessage, ArchiveNudge, Attachment, ListArchive
+from archive.models import ArchivedMessage, ArchiveNudge, Attachment, ListArchive, WithdrawnPost
 from archive.reading import ReadMessage, content_message_id, message_id_hash, read_message
 from archive.search_indexing import index_on_commit
 from archive.threading import Placed, place
@@ -131,6 +131,9 @@ def archive_stored_post(post_id: int) -> ArchivedMessage | None:
         logger.info("Post %s is gone; not archived", post_id)
         return None
     if post.mailing_list.archive_policy == ArchivePolicy.NEVER:
+        return None
+    if WithdrawnPost.objects.filter(post=post).exists():
+        logger.info("Post %s was deleted from the archive by an owner; not archived again", post_id)
         return None
     archived = ArchivedMessage.objects.filter(post=post).first()
     if archived is None:

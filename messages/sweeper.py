@@ -109,6 +109,7 @@ def sweep_archive(now: datetime, grace: timedelta) -> int:
             created_at__lte=now - grace, created_at__gt=now - ARCHIVE_SWEEP_WINDOW, archived__isnull=True
         )
         .exclude(mailing_list__archive_policy=ArchivePolicy.NEVER)
+        .exclude(archive_withdrawal__isnull=False)
         .exclude(archive_nudge__nudged_at__gt=now - grace)
         .order_by("created_at")
     )

@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from archive.deletion import delete_message
-from archive.models import ArchivedMessage, Attachment, ListArchive, Reference, Thread
+from archive.models import ArchivedMessage, Attachment, ListArchive, Reference, Thread, WithdrawnPost
 from archive.services import archive_message, archive_stored_post
 from mailman_site.events import archived_message_deleted
 from messages.sweeper import sweep
@@ -125,6 +125,14 @@ def test_a_deleted_post_is_not_archived_again_by_the_sweeper(mlist, member, monk
     sweep(now=timezone.now() + timedelta(hours=1))
     assert sent == []
     assert not ArchivedMessage.objects.exists()
+
+
+def test_a_deleted_post_whose_archive_nudge_was_still_queued_stays_out(mlist, member):
+    post = deliver(mlist, compose()).post
+    delete_message(archive_stored_post(post.pk))
+    assert archive_stored_post(post.pk) is None
+    assert not ArchivedMessage.objects.exists()
+    assert WithdrawnPost.objects.filter(post=post).exists()
 
 
 def test_the_deletion_is_logged_with_who_deleted_what(mlist, talk, owner, caplog):
