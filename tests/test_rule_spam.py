@@ -3,6 +3,7 @@ spamd or from trusted MTA headers against the list's hold and discard
 scores, and what happens when spamd is down, hangs or answers garbage."""
 
 import logging
+import re
 
 import pytest
 
@@ -44,7 +45,8 @@ def test_spam_runs_after_the_ban_and_before_member_moderation():
 def test_gtube_from_a_member_is_held_with_spamassassins_score_and_rules(mlist, member, spamd):
     assert deliver(mlist, gtube()).status == InboundStatus.HELD
     [reason] = held_reasons()
-    assert reason.startswith("SpamAssassin scored it 1000.0 (")
+    # GTUBE scores 1000; with network tests on, spamd may add a rule's fraction.
+    assert re.match(r"SpamAssassin scored it 1000\.\d \(", reason)
     assert "GTUBE" in reason
 
 
