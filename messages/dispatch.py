@@ -22,7 +22,8 @@ from django.utils.translation import gettext as _
 
 from lists.models import Domain, MailingList
 from messages import moderation
-from messages.models import Destination, InboundMessage, InboundStatus
+from messages.list_configuration import configuration_for, current_stamp
+from messages.models import ConfigurationStamp, Destination, InboundMessage, InboundStatus
 from messages.outgoing import (
     SendError,
     forward_to_administrators,
@@ -86,8 +87,10 @@ def claimable(now: datetime) -> Q:
 
 
 def claim(inbound_id: int) -> InboundMessage | None:
-    """The inbound message `inbound_id`, claimed, with its list and domain;
-    None when it is not waiting (see `claimable`)."""
+    """The inbound message `inbound_id`, claimed, with its list and domain
+    and the configuration stamp read with the claim (`configuration_stamp`,
+    see messages.list_configuration); None when it is not waiting (see
+    `claimable`)."""
     now = timezone.now()
     if connection.vendor == "postgresql":
         return claim_returning(inbound_id, now)
@@ -96,7 +99,8 @@ def claim(inbound_id: int) -> InboundMessage | None:
     )
     if not claimed:
         return None
-    return InboundMessage.objects.select_related("mailing_list__domain").get(pk=inbound_id)
+    rows = InboundMessage.objects.select_related("mailing_list__domain")
+    return rows.annotate(configuration_stamp=current_stamp()).get(pk=inbound_id)
 
 
 INBOUND = Columns(InboundMessage, "claimed")
@@ -112,7 +116,8 @@ def claim_sql() -> str:
         f"WITH claimed AS (UPDATE {table} SET status = %(processing)s, attempts = attempts + 1,"  # noqa: S608
         " claimed_until = %(until)s WHERE id = %(id)s AND (status IN (%(queued)s, %(parked)s)"
         f" OR (status = %(processing)s AND claimed_until < %(now)s)) RETURNING {INBOUND.names})"
-        f" SELECT {INBOUND.sql}, {LIST.sql}, {DOMAIN.sql} FROM claimed"
+        f" SELECT {INBOUND.sql}, {LIST.sql}, {DOMAIN.sql},"
+        f" (SELECT stamp FROM {quote(ConfigurationStamp._meta.db_table)} LIMIT 1) FROM claimed"
         f" LEFT JOIN {quote(MailingList._meta.db_table)} ml ON ml.id = claimed.mailing_list_id"
         f" LEFT JOIN {quote(Domain._meta.db_table)} dom ON dom.id = ml.domain_id"
     )
@@ -139,6 +144,7 @@ def claim_returning(inbound_id: int, now: datetime) -> InboundMessage | None:
     if mlist is not None:
         mlist.domain = DOMAIN.load(row, len(INBOUND) + len(LIST))
     inbound.mailing_list = mlist
+    inbound.configuration_stamp = row[-1]
     return inbound
 
 
@@ -215,6 +221,9 @@ def process_post(inbound: InboundMessage, *, approved: bool = False) -> PostStat
         senders=find_senders(msg, inbound.mail_from),
         size=inbound.size,
         approved=approved,
+        # An inbound message loaded otherwise than by claim() has no stamp: its
+        # list's configuration is then read afresh.
+        configuration=configuration_for(mlist, getattr(inbound, "configuration_stamp", None)),
     )
     decision = run_chain(mlist, msg, state)
     DECISIONS[decision](inbound, mlist, msg, state)
