@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from lists.models import Domain, MailingList, Personalization
 from members.models import Address, DeliveryMode, DeliveryStatus, Membership, Role
-from messages import smtp_client
+from messages import nudges, smtp_client
 from messages.dkim_signing import signer_for
 from messages.handlers.dmarc import delivered_copy
 from messages.models import BatchStatus, DeliveryBatch, Post
@@ -126,7 +126,7 @@ def enqueue_post(post: Post) -> int:
             DeliveryBatch.objects.bulk_create(batches)
             post.save(update_fields=["recipient_count"])
         batch_ids = [batch.pk for batch in batches]
-    transaction.on_commit(lambda: nudge(batch_ids))
+    nudges.deliver_after_commit(batch_ids)
     return len(emails)
 
 
@@ -301,6 +301,20 @@ def send_batch(batch_id: int) -> None:
         record_results(batch, claim, [], batch.recipient_list, Reply(451, f"4.3.0 delivery error: {exc!r}"))
         raise
     record_results(batch, claim, results, unsent.recipients, unsent.reply)
+
+
+def send_batches(batch_ids: list[int]) -> None:
+    """send_batch() each of `batch_ids` in turn; a batch that fails does not
+    stop the others, and the first error is raised at the end (a retry of
+    the message finds the others done)."""
+    error: Exception | None = None
+    for batch_id in batch_ids:
+        try:
+            send_batch(batch_id)
+        except Exception as exc:
+            error = error or exc
+    if error is not None:
+        raise error
 
 
 @dataclass
