@@ -8,6 +8,7 @@ reason (the sweeper retries it), else parked until someone retries it.
 """
 
 import logging
+import time
 import traceback
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -54,6 +55,10 @@ ERROR_FRAMES = 6
 # Posts to one list that one actor call processes at most: under load posts
 # queue up, and a group shares its claim and its broker messages.
 GROUP_SIZE = 16
+# A group takes no further post after this long and puts the rest back in
+# the queue, well within the actor's time limit (a post may wait on SMTP
+# for a notice, with a timeout of its own).
+GROUP_SECONDS = 60
 
 
 class ListGone(Exception):
@@ -81,9 +86,30 @@ def process_inbound_message(inbound_id: int) -> None:
         logger.info("Inbound message %s is not waiting to be processed; skipped", inbound_id)
         return
     group = [inbound, *claim_queued_posts(inbound, GROUP_SIZE - 1)]
+    started = time.monotonic()
     with nudges.grouped():
-        for claimed in group:
+        for number, claimed in enumerate(group):
+            if number and time.monotonic() - started > GROUP_SECONDS:
+                release(group[number:])
+                break
             process_claimed(claimed)
+
+
+def release(claimed: list[InboundMessage]) -> None:
+    """Put the `claimed` messages, not processed, back in the queue as they
+    were, and send their actor again (the sweeper does if the broker is down)."""
+    from messages.tasks import process_inbound
+
+    ids = [inbound.pk for inbound in claimed]
+    InboundMessage.objects.filter(pk__in=ids, status=InboundStatus.PROCESSING).update(
+        status=InboundStatus.QUEUED, attempts=F("attempts") - 1, claimed_until=None
+    )
+    for inbound_id in ids:
+        try:
+            process_inbound.send(inbound_id)
+        except Exception:
+            logger.exception("could not send inbound message %d to the broker; the sweeper sends it again", inbound_id)
+            return
 
 
 def process_claimed(inbound: InboundMessage) -> None:

@@ -11,11 +11,13 @@ from dramatiq.brokers.stub import StubBroker
 
 from archive.tasks import archive_post, archive_posts
 from lists.services import create_list
+from messages import dispatch
 from messages.dispatch import GROUP_SIZE, process_inbound_message
 from messages.models import Destination, InboundMessage, InboundStatus, Post
 from messages.pipeline import Handler, register_handler, registry
 from messages.tasks import deliver_batch, deliver_batches
 from tests.inbound_mail import compose, receive
+from tests.lmtp_client import queued_ids, use_stub_broker
 
 pytest_plugins = ["tests.mail_fixtures"]
 
@@ -91,6 +93,16 @@ def test_a_group_holds_at_most_group_size_posts(mlist, member):
     assert statuses(queued) == [InboundStatus.ACCEPTED] * GROUP_SIZE + [InboundStatus.QUEUED] * 2
     process_inbound_message(queued[-1].pk)
     assert statuses(queued) == [InboundStatus.ACCEPTED] * (GROUP_SIZE + 2)
+
+
+def test_a_group_that_runs_long_puts_its_other_posts_back_in_the_queue(mlist, member, monkeypatch):
+    inbound_queue = use_stub_broker(monkeypatch)
+    monkeypatch.setattr(dispatch, "GROUP_SECONDS", -1)
+    queued = [receive(mlist, compose()) for _ in range(3)]
+    process_inbound_message(queued[0].pk)
+    assert statuses(queued) == [InboundStatus.ACCEPTED, InboundStatus.QUEUED, InboundStatus.QUEUED]
+    assert [InboundMessage.objects.get(pk=row.pk).attempts for row in queued[1:]] == [0, 0]
+    assert queued_ids(inbound_queue) == [row.pk for row in queued[1:]]
 
 
 def test_a_group_leaves_other_lists_and_other_destinations_to_their_own_actors(mlist, member):
