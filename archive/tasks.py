@@ -23,6 +23,22 @@ def archive_post(post_id: int) -> None:
 
 
 @dramatiq.actor(queue_name="archive", time_limit=300_000, **COMMON)
+def archive_posts(post_ids: list[int]) -> None:
+    """archive_post for each of a group's posts (messages.nudges); one that
+    fails does not stop the others, and the first error is raised at the end."""
+    from archive.services import archive_stored_post
+
+    error: Exception | None = None
+    for post_id in post_ids:
+        try:
+            archive_stored_post(post_id)
+        except Exception as exc:
+            error = error or exc
+    if error is not None:
+        raise error
+
+
+@dramatiq.actor(queue_name="archive", time_limit=300_000, **COMMON)
 def index_archived(message_ids: list[int]) -> None:
     from archive.search_indexing import index_messages
 
@@ -39,13 +55,7 @@ def unindex_archived(message_ids: list[int]) -> None:
 def archive_on_commit(post: Post) -> None:
     """Once the transaction accepting `post` commits, send it to the archive,
     unless its list is not archived. Call it inside that transaction."""
+    from messages import nudges
+
     if post.mailing_list.archive_policy != ArchivePolicy.NEVER:
-        transaction.on_commit(lambda: send_to_archive(post.pk))
-
-
-def send_to_archive(post_id: int) -> None:
-    try:
-        archive_post.send(post_id)
-    except Exception:
-        # The post is in the database; the sweeper sends it again.
-        logger.exception("could not send post %d to the archive queue; the sweeper will send it again", post_id)
+        transaction.on_commit(lambda: nudges.archive(post.pk))

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from lists.models import Domain, MailingList, Personalization
 from members.models import Address, DeliveryMode, DeliveryStatus, Membership, Role
-from messages import smtp_client
+from messages import nudges, smtp_client
 from messages.dkim_signing import signer_for
 from messages.handlers.dmarc import delivered_copy
 from messages.models import BatchStatus, DeliveryBatch, Post
@@ -126,7 +126,7 @@ def enqueue_post(post: Post) -> int:
             DeliveryBatch.objects.bulk_create(batches)
             post.save(update_fields=["recipient_count"])
         batch_ids = [batch.pk for batch in batches]
-    transaction.on_commit(lambda: nudge(batch_ids))
+    nudges.deliver_after_commit(batch_ids)
     return len(emails)
 
 
@@ -213,29 +213,51 @@ DOMAIN = Columns(Domain, "dom")
 
 
 @cache
-def claim_batch_sql() -> str:
+def claim_batch_sql(many: bool = False) -> str:
+    """The claim of batch %(id)s; with `many`, of those of %(ids)s (an array) that are due."""
     quote = connection.ops.quote_name
     table = quote(DeliveryBatch._meta.db_table)
+    due = (
+        f"SELECT id FROM {table} WHERE id {'= ANY(%(ids)s)' if many else '= %(id)s'}"  # noqa: S608
+        " AND ((status IN (%(pending)s, %(retry)s) AND next_attempt_at <= %(now)s)"
+        " OR (status = %(claimed)s AND claimed_until < %(now)s)) FOR UPDATE SKIP LOCKED"
+    )
+    # ANY(ARRAY(...)) runs the SELECT once, as the scalar subquery does.
+    which = f"= ANY(ARRAY({due}))" if many else f"= ({due})"
     return (
-        # One statement over the row SKIP LOCKED finds: a claimer never waits
+        # One statement over the rows SKIP LOCKED finds: a claimer never waits
         # for another's transaction, it finds the batch taken and moves on.
         f"WITH claimed AS (UPDATE {table} SET status = %(claimed)s, claimed_until = %(until)s,"  # noqa: S608
-        f" attempts = attempts + 1, updated_at = %(now)s WHERE id = (SELECT id FROM {table} WHERE id = %(id)s"
-        " AND ((status IN (%(pending)s, %(retry)s) AND next_attempt_at <= %(now)s)"
-        " OR (status = %(claimed)s AND claimed_until < %(now)s)) FOR UPDATE SKIP LOCKED)"
+        f" attempts = attempts + 1, updated_at = %(now)s WHERE id {which}"
         f" RETURNING {BATCH.names})"
         f" SELECT {BATCH.sql}, {POST.sql}, {LIST.sql}, {DOMAIN.sql} FROM claimed"
         f" JOIN {quote(Post._meta.db_table)} post ON post.id = claimed.post_id"
         f" JOIN {quote(MailingList._meta.db_table)} ml ON ml.id = post.mailing_list_id"
         f" JOIN {quote(Domain._meta.db_table)} dom ON dom.id = ml.domain_id"
+        " ORDER BY claimed.id"
     )
 
 
 def claim_batch_returning(batch_id: int, now: datetime, until: datetime) -> DeliveryBatch | None:
     """`claim_batch` on PostgreSQL: one statement (the SQL is built once)
     claims the batch and returns it with its post, list and domain."""
+    claimed = claim_returning({"id": batch_id}, now, until, many=False)
+    return claimed[0] if claimed else None
+
+
+def claim_batches(batch_ids: list[int]) -> list[DeliveryBatch]:
+    """claim_batch() for each of `batch_ids`: those claimed, in the order of
+    their ids; on PostgreSQL in one statement."""
+    now = timezone.now()
+    until = now + timedelta(seconds=settings.DELIVERY_CLAIM_SECONDS)
+    if connection.vendor == "postgresql":
+        return claim_returning({"ids": list(batch_ids)}, now, until, many=True)
+    return [batch for batch in map(claim_batch, sorted(batch_ids)) if batch is not None]
+
+
+def claim_returning(which: dict, now: datetime, until: datetime, *, many: bool) -> list[DeliveryBatch]:
     params = {
-        "id": batch_id,
+        **which,
         "now": now,
         "until": until,
         "claimed": BatchStatus.CLAIMED.value,
@@ -243,10 +265,12 @@ def claim_batch_returning(batch_id: int, now: datetime, until: datetime) -> Deli
         "retry": BatchStatus.RETRY.value,
     }
     with connection.cursor() as cursor:
-        cursor.execute(claim_batch_sql(), params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
+        cursor.execute(claim_batch_sql(many), params)
+        rows = cursor.fetchall()
+    return [load_claimed(row) for row in rows]
+
+
+def load_claimed(row) -> DeliveryBatch:
     batch = BATCH.load(row)
     post = POST.load(row, len(BATCH))
     mlist = LIST.load(row, len(BATCH) + len(POST))
@@ -259,11 +283,12 @@ def claim_batch_returning(batch_id: int, now: datetime, until: datetime) -> Deli
 class Claim:
     """The claim a worker holds on a batch while sending it; renews itself."""
 
-    def __init__(self, batch: DeliveryBatch):
+    def __init__(self, batch: DeliveryBatch, claimed_at: float | None = None):
         self.batch_id = batch.pk
         self.token = batch.claimed_until
         self.lease = settings.DELIVERY_CLAIM_SECONDS
-        self.renewed = time.monotonic()
+        # When the claim was taken (time.monotonic()), if not just now.
+        self.renewed = time.monotonic() if claimed_at is None else claimed_at
 
     def holding(self) -> Q:
         return Q(pk=self.batch_id, status=BatchStatus.CLAIMED, claimed_until=self.token)
@@ -286,9 +311,32 @@ def send_batch(batch_id: int) -> None:
     """Claim batch `batch_id`, send it and record the results. Does nothing
     when the batch is not due or someone else holds it: safe to run twice."""
     batch = claim_batch(batch_id)
-    if batch is None:
-        return
-    claim = Claim(batch)
+    if batch is not None:
+        send_claimed(batch)
+
+
+def send_batches(batch_ids: list[int]) -> None:
+    """send_batch() for each of `batch_ids`, claimed together (one statement
+    on PostgreSQL) and sent one after the other on this thread's SMTP
+    connection. A batch that fails does not stop the others; the first
+    error is raised at the end (a retry of the message finds the others done)."""
+    error: Exception | None = None
+    # The later batches wait for the earlier ones: their claims are renewed
+    # by the time they were taken, not by when their sending starts.
+    claimed_at = time.monotonic()
+    for batch in claim_batches(batch_ids):
+        try:
+            send_claimed(batch, claimed_at)
+        except Exception as exc:
+            error = error or exc
+    if error is not None:
+        raise error
+
+
+def send_claimed(batch: DeliveryBatch, claimed_at: float | None = None) -> None:
+    """Send the claimed `batch` (claimed at `claimed_at`, a time.monotonic(),
+    if not just now) and record the results."""
+    claim = Claim(batch, claimed_at)
     try:
         results, unsent = deliver(batch, claim)
     except ClaimLost as exc:
@@ -297,7 +345,7 @@ def send_batch(batch_id: int) -> None:
     except Exception as exc:
         # Record the batch as temporarily failed so it is retried with backoff
         # (and given up in the end) rather than retried at once forever.
-        logger.exception("delivery of batch %d failed", batch_id)
+        logger.exception("delivery of batch %d failed", batch.pk)
         record_results(batch, claim, [], batch.recipient_list, Reply(451, f"4.3.0 delivery error: {exc!r}"))
         raise
     record_results(batch, claim, results, unsent.recipients, unsent.reply)

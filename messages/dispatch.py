@@ -8,6 +8,7 @@ reason (the sweeper retries it), else parked until someone retries it.
 """
 
 import logging
+import time
 import traceback
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -21,8 +22,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from lists.models import Domain, MailingList
-from messages import moderation
-from messages.models import Destination, InboundMessage, InboundStatus
+from messages import moderation, nudges
+from messages.list_configuration import configuration_for, current_stamp
+from messages.models import ConfigurationStamp, Destination, InboundMessage, InboundStatus
 from messages.outgoing import (
     SendError,
     forward_to_administrators,
@@ -50,6 +52,13 @@ CLAIM_LEASE = timedelta(minutes=10)
 TEMPORARY_FAILURE_ATTEMPTS = 10
 # Frames of the traceback kept with a parked message.
 ERROR_FRAMES = 6
+# Posts to one list that one actor call processes at most: under load posts
+# queue up, and a group shares its claim and its broker messages.
+GROUP_SIZE = 16
+# A group takes no further post after this long and puts the rest back in
+# the queue, well within the actor's time limit (a post may wait on SMTP
+# for a notice, with a timeout of its own).
+GROUP_SECONDS = 60
 
 
 class ListGone(Exception):
@@ -58,17 +67,53 @@ class ListGone(Exception):
 
 
 def process_inbound_message(inbound_id: int) -> None:
-    """Process the inbound message `inbound_id` once.
+    """Process the inbound message `inbound_id` once and, when it is a post,
+    up to GROUP_SIZE - 1 other posts to its list waiting in the queue.
 
     Claims it (queued or parked -> processing) with one conditional UPDATE,
     so of two workers only one goes on; a message already processed, or
-    being processed, is left alone. Safe to call twice. Errors are kept
-    with the message, never raised (see the module's docstring).
+    being processed, is left alone (one statement). Safe to call twice.
+    The other posts are claimed together in one more statement, oldest
+    first, and processed one after the other, each in its own transaction
+    (post numbers follow that order, without gaps); their own actor calls
+    then find nothing to claim. Their broker messages go out together after
+    the group (messages.nudges). Errors are kept with the message they
+    belong to, never raised, and the group goes on (see the module's
+    docstring).
     """
     inbound = claim(inbound_id)
     if inbound is None:
         logger.info("Inbound message %s is not waiting to be processed; skipped", inbound_id)
         return
+    group = [inbound, *claim_queued_posts(inbound, GROUP_SIZE - 1)]
+    started = time.monotonic()
+    with nudges.grouped():
+        for number, claimed in enumerate(group):
+            if number and time.monotonic() - started > GROUP_SECONDS:
+                release(group[number:])
+                break
+            process_claimed(claimed)
+
+
+def release(claimed: list[InboundMessage]) -> None:
+    """Put the `claimed` messages, not processed, back in the queue as they
+    were, and send their actor again (the sweeper does if the broker is down)."""
+    from messages.tasks import process_inbound
+
+    ids = [inbound.pk for inbound in claimed]
+    InboundMessage.objects.filter(pk__in=ids, status=InboundStatus.PROCESSING).update(
+        status=InboundStatus.QUEUED, attempts=F("attempts") - 1, claimed_until=None
+    )
+    for inbound_id in ids:
+        try:
+            process_inbound.send(inbound_id)
+        except Exception:
+            logger.exception("could not send inbound message %d to the broker; the sweeper sends it again", inbound_id)
+            return
+
+
+def process_claimed(inbound: InboundMessage) -> None:
+    """Act on the claimed `inbound` by its destination; errors are kept with it."""
     try:
         DESTINATIONS.get(inbound.destination, leave_unhandled)(inbound)
     except SendError as exc:
@@ -86,8 +131,10 @@ def claimable(now: datetime) -> Q:
 
 
 def claim(inbound_id: int) -> InboundMessage | None:
-    """The inbound message `inbound_id`, claimed, with its list and domain;
-    None when it is not waiting (see `claimable`)."""
+    """The inbound message `inbound_id`, claimed, with its list and domain
+    and the configuration stamp read with the claim (`configuration_stamp`,
+    see messages.list_configuration); None when it is not waiting (see
+    `claimable`)."""
     now = timezone.now()
     if connection.vendor == "postgresql":
         return claim_returning(inbound_id, now)
@@ -96,7 +143,8 @@ def claim(inbound_id: int) -> InboundMessage | None:
     )
     if not claimed:
         return None
-    return InboundMessage.objects.select_related("mailing_list__domain").get(pk=inbound_id)
+    rows = InboundMessage.objects.select_related("mailing_list__domain")
+    return rows.annotate(configuration_stamp=current_stamp()).get(pk=inbound_id)
 
 
 INBOUND = Columns(InboundMessage, "claimed")
@@ -112,7 +160,8 @@ def claim_sql() -> str:
         f"WITH claimed AS (UPDATE {table} SET status = %(processing)s, attempts = attempts + 1,"  # noqa: S608
         " claimed_until = %(until)s WHERE id = %(id)s AND (status IN (%(queued)s, %(parked)s)"
         f" OR (status = %(processing)s AND claimed_until < %(now)s)) RETURNING {INBOUND.names})"
-        f" SELECT {INBOUND.sql}, {LIST.sql}, {DOMAIN.sql} FROM claimed"
+        f" SELECT {INBOUND.sql}, {LIST.sql}, {DOMAIN.sql},"
+        f" (SELECT stamp FROM {quote(ConfigurationStamp._meta.db_table)} LIMIT 1) FROM claimed"
         f" LEFT JOIN {quote(MailingList._meta.db_table)} ml ON ml.id = claimed.mailing_list_id"
         f" LEFT JOIN {quote(Domain._meta.db_table)} dom ON dom.id = ml.domain_id"
     )
@@ -139,7 +188,65 @@ def claim_returning(inbound_id: int, now: datetime) -> InboundMessage | None:
     if mlist is not None:
         mlist.domain = DOMAIN.load(row, len(INBOUND) + len(LIST))
     inbound.mailing_list = mlist
+    inbound.configuration_stamp = row[-1]
     return inbound
+
+
+@cache
+def claim_queued_sql() -> str:
+    quote = connection.ops.quote_name
+    table = quote(InboundMessage._meta.db_table)
+    # Fresh posts only: one queued again after a passing failure has
+    # nudged_at set and waits for the sweeper's grace period.
+    waiting = (
+        f"SELECT id FROM {table} WHERE status = %(queued)s AND mailing_list_id = %(list)s"  # noqa: S608
+        " AND destination = %(post)s AND nudged_at IS NULL ORDER BY received_at, id LIMIT %(limit)s"
+    )
+    claim = (
+        f"UPDATE {table} SET status = %(processing)s, attempts = attempts + 1, claimed_until = %(until)s"  # noqa: S608
+        " WHERE id {waiting} AND status = %(queued)s RETURNING {returning}"
+    )
+    if connection.vendor == "postgresql":
+        # SKIP LOCKED: two workers claiming groups of one list never wait for
+        # each other. ANY(ARRAY(...)) runs the SELECT once: as IN (...) it may be
+        # run again while the UPDATE goes on, and find the next rows waiting.
+        claim = claim.format(waiting=f"= ANY(ARRAY({waiting} FOR UPDATE SKIP LOCKED))", returning=INBOUND.names)
+        stamp = f"(SELECT stamp FROM {quote(ConfigurationStamp._meta.db_table)} LIMIT 1)"  # noqa: S608
+        return f"WITH claimed AS ({claim}) SELECT {INBOUND.sql}, {stamp} FROM claimed"  # noqa: S608
+    # SQLite takes one writer at a time: the UPDATE is atomic as it stands.
+    return claim.format(waiting=f"IN ({waiting})", returning=INBOUND.names)
+
+
+def claim_queued_posts(first: InboundMessage, limit: int) -> list[InboundMessage]:
+    """Up to `limit` posts to the list of the claimed post `first`, queued
+    since the receiver stored them, claimed in one statement (as `claim`
+    does, with the configuration stamp read then), oldest first."""
+    if first.destination != Destination.POST or first.mailing_list is None or limit <= 0:
+        return []
+    now = timezone.now()
+    params = {
+        "list": first.mailing_list_id,
+        "post": Destination.POST.value,
+        "limit": limit,
+        "until": now + CLAIM_LEASE,
+        "processing": InboundStatus.PROCESSING.value,
+        "queued": InboundStatus.QUEUED.value,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(claim_queued_sql(), params)
+        rows = cursor.fetchall()
+    if not rows:
+        return []
+    if connection.vendor == "postgresql":
+        stamp = rows[0][-1]
+    else:
+        stamp = ConfigurationStamp.objects.values_list("stamp", flat=True).first()
+    claimed = sorted((INBOUND.load(row) for row in rows), key=lambda inbound: (inbound.received_at, inbound.pk))
+    for inbound in claimed:
+        # One list, one row: the group shares it, as it shares the list's row lock in turn.
+        inbound.mailing_list = first.mailing_list
+        inbound.configuration_stamp = stamp
+    return claimed
 
 
 def finish(inbound: InboundMessage, status: str, note: str = "") -> None:
@@ -215,6 +322,9 @@ def process_post(inbound: InboundMessage, *, approved: bool = False) -> PostStat
         senders=find_senders(msg, inbound.mail_from),
         size=inbound.size,
         approved=approved,
+        # An inbound message loaded otherwise than by claim() has no stamp: its
+        # list's configuration is then read afresh.
+        configuration=configuration_for(mlist, getattr(inbound, "configuration_stamp", None)),
     )
     decision = run_chain(mlist, msg, state)
     DECISIONS[decision](inbound, mlist, msg, state)

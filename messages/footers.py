@@ -202,11 +202,16 @@ def owner_texts(mlist: MailingList, names: tuple[str, ...]) -> dict[str, str]:
     return texts
 
 
-def load_decorations(mlist: MailingList, *, personal: bool = False, kind: Kind = Kind.REGULAR) -> Decorations:
+def load_decorations(
+    mlist: MailingList, *, personal: bool = False, kind: Kind = Kind.REGULAR, texts: Mapping[str, str] | None = None
+) -> Decorations:
     """The header and footer of `mlist`'s posts (`kind`), rendered for the
-    list; with `personal`, the member's placeholders are left as slots."""
+    list; with `personal`, the member's placeholders are left as slots.
+    `texts` are the owner_texts() of the kind's names when the caller has
+    read them already."""
     header_name, footer_name = TEMPLATE_NAMES[kind]
-    texts = owner_texts(mlist, (header_name, footer_name))
+    if texts is None:
+        texts = owner_texts(mlist, (header_name, footer_name))
     default_footer = DEFAULT_PERSONAL_FOOTER if personal else DEFAULT_FOOTER
     values = list_values(mlist)
     slots = MEMBER_PLACEHOLDERS if personal else frozenset()

@@ -205,3 +205,22 @@ class DeliveryBatch(models.Model):
     @property
     def recipient_list(self) -> list[str]:
         return self.recipients.split("\n") if self.recipients else []
+
+
+class ConfigurationStamp(models.Model):
+    """One row whose `stamp` changes whenever a list's or the site's bans,
+    content filters or list templates change, in the same transaction as
+    the change. Triggers in the database make the change (migration
+    0005_configuration_stamp), so every way of writing those rows counts:
+    the services, the admin, the API, bulk queryset updates, another
+    process, raw SQL. A process that keeps what it read of that
+    configuration (messages.list_configuration) reuses it only while the
+    stamp is the one it read it under.
+
+    The stamp is random, not a counter: a rolled-back change must not give
+    back a value that some process already saw with other rows behind it."""
+
+    stamp = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"configuration stamp {self.stamp}"

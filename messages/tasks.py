@@ -22,3 +22,11 @@ def deliver_batch(batch_id: int) -> None:
     from messages.delivery import send_batch
 
     send_batch(batch_id)
+
+
+@dramatiq.actor(queue_name="delivery", time_limit=600_000, **COMMON)
+def deliver_batches(batch_ids: list[int]) -> None:
+    """Several posts' single batches, sent by one worker (messages.nudges)."""
+    from messages.delivery import send_batches
+
+    send_batches(batch_ids)

@@ -6,6 +6,7 @@ import pytest
 from lists.models import Personalization, TemplateName
 from lists.services import configure_list, set_template
 from messages.handlers.decorate import Shape, decorate_message
+from messages.list_configuration import read_configuration
 from messages.pipeline import get_handler
 from messages.pipeline.mime import message_bytes, parse_message
 from tests.inbound_mail import CORPUS, compose, corpus_message, state_for
@@ -279,8 +280,11 @@ def test_a_personalized_list_leaves_its_stored_post_undecorated(mlist):
     assert decorate(mlist, msg).get_content() == "Hi all.\n"
 
 
-def test_decorating_reads_the_templates_in_one_query(mlist, django_assert_num_queries):
+def test_decorating_uses_the_templates_read_with_the_lists_configuration(mlist, django_assert_num_queries):
+    set_template(mlist, TemplateName.REGULAR_FOOTER, "Read once")
     msg = compose()
     state = state_for(msg)
-    with django_assert_num_queries(1):
+    state.configuration = read_configuration(mlist)
+    with django_assert_num_queries(0):
         get_handler("decorate").process(mlist, msg, state)
+    assert msg.get_content().endswith("Read once\n")

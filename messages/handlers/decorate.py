@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy
 
 from lists.models import Personalization
 from messages.footers import load_decorations
+from messages.list_configuration import configuration_of
 from messages.pipeline import Handler, register_handler
 from messages.pipeline.mime import part_text, set_part_text
 
@@ -50,7 +51,7 @@ class Decorate(Handler):
     def process(self, mlist, msg, state):
         if mlist.personalize != Personalization.NONE:
             return
-        decorations = load_decorations(mlist)
+        decorations = load_decorations(mlist, texts=configuration_of(mlist, state).decoration_texts)
         decorate_message(msg, decorations.header.text(), decorations.footer.text())
 
 

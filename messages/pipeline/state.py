@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from messages.list_configuration import ListConfiguration
     from messages.models import Post
 
 
@@ -81,6 +82,9 @@ class PostState:
     sequence: int | None = None
     original_subject: str = ""
     post: Post | None = None
+    # The list's bans, filters and footer texts, read once for the post
+    # (see messages.list_configuration.configuration_of).
+    configuration: ListConfiguration | None = None
 
     @property
     def sender(self) -> str:

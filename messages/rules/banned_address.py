@@ -3,7 +3,7 @@
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from members.services import BanList
+from messages.list_configuration import configuration_of
 from messages.pipeline import OnHit, Rule, register_rule
 
 
@@ -14,7 +14,7 @@ class BannedAddress(Rule):
     on_hit = OnHit.DISCARD
 
     def check(self, mlist, msg, state):
-        bans = BanList(mlist)
+        bans = configuration_of(mlist, state).bans
         for sender in state.senders:
             if sender in bans:
                 state.reasons.append(_("Message sender %(sender)s is banned from this list") % {"sender": sender})

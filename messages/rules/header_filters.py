@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy
 
 from lists.models import Action, ContentFilter, FilterPart
 from mailman_site.safe_regex import SafePattern, compiled_or_none
+from messages.list_configuration import configuration_of
 from messages.pipeline import OnHit, Rule, register_rule
 from messages.pipeline.mime import clean_text, decode_header_value, part_charset, raw_headers
 
@@ -33,7 +34,7 @@ class HeaderFilters(Rule):
 
     def check(self, mlist, msg, state):
         body: str | None = None
-        for number, content_filter in enumerate(list_filters(mlist), 1):
+        for number, content_filter in enumerate(configuration_of(mlist, state).filters, 1):
             if content_filter.action not in FILTER_ACTIONS:
                 continue
             is_body = content_filter.part == FilterPart.BODY
@@ -50,14 +51,6 @@ class HeaderFilters(Rule):
                 state.reasons.append(reason(number, content_filter))
                 return True
         return False
-
-
-def list_filters(mlist) -> list[ContentFilter]:
-    return list(
-        ContentFilter.objects.filter(mailing_list=mlist)
-        .order_by("position", "id")
-        .only("part", "header", "pattern", "action")
-    )
 
 
 def header_matches(msg: EmailMessage, name: str, pattern: SafePattern) -> bool:

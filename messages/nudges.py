@@ -1,0 +1,112 @@
+"""The broker messages that follow an accepted post: its delivery batches
+to the delivery queue and the post to the archive, sent once the
+transaction that stored it commits.
+
+A post processed alone sends one message per batch and one archive
+message. While the inbound worker processes a group of posts
+(messages.dispatch), it collects them (`grouped()`) and sends them after
+the group's last post: the single batches of the group's posts together,
+up to BATCHES_PER_MESSAGE to a message, and one archive message for all
+its posts. So the broker's and the workers' cost per message is paid once
+a group, not once a post. The batches of a post that has several (a large
+list) keep a message each, and with it their spread over the workers.
+
+Should the process die before it sends them, the sweeper sends them again
+(messages.sweeper), as when the broker was unreachable.
+"""
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+logger = logging.getLogger(__name__)
+
+# A message of several batches is sent by one worker, one batch after the
+# other, within the actor's time limit.
+BATCHES_PER_MESSAGE = 8
+
+
+@dataclass
+class Collected:
+    batch_ids: list[int] = field(default_factory=list)
+    post_ids: list[int] = field(default_factory=list)
+
+    def send(self) -> None:
+        for start in range(0, len(self.batch_ids), BATCHES_PER_MESSAGE):
+            send_batches(self.batch_ids[start : start + BATCHES_PER_MESSAGE])
+        if self.post_ids:
+            send_posts_to_archive(self.post_ids)
+
+
+_collecting = threading.local()
+
+
+@contextmanager
+def grouped() -> Iterator[None]:
+    """Collect the messages of the posts committed in this block, on this
+    thread, and send them at its end (also when it raises)."""
+    outer = getattr(_collecting, "group", None)
+    group = _collecting.group = Collected()
+    try:
+        yield
+    finally:
+        _collecting.group = outer
+        group.send()
+
+
+def deliver_after_commit(batch_ids: list[int]) -> None:
+    """Once the caller's transaction commits, have `batch_ids` (one post's) delivered."""
+    from django.db import transaction
+
+    transaction.on_commit(lambda: deliver(batch_ids))
+
+
+def deliver(batch_ids: list[int]) -> None:
+    group = getattr(_collecting, "group", None)
+    if group is not None and len(batch_ids) == 1:
+        group.batch_ids += batch_ids
+        return
+    from messages.delivery import nudge
+
+    nudge(batch_ids)
+
+
+def archive(post_id: int) -> None:
+    """Have the committed post `post_id` archived."""
+    group = getattr(_collecting, "group", None)
+    if group is not None:
+        group.post_ids.append(post_id)
+        return
+    send_posts_to_archive([post_id])
+
+
+def send_batches(batch_ids: list[int]) -> None:
+    from messages.delivery import nudge
+    from messages.tasks import deliver_batches
+
+    if len(batch_ids) == 1:
+        nudge(batch_ids)
+        return
+    try:
+        deliver_batches.send(batch_ids)
+    except Exception:
+        logger.exception(
+            "could not send %d delivery batches to the broker; the sweeper will send them again", len(batch_ids)
+        )
+
+
+def send_posts_to_archive(post_ids: list[int]) -> None:
+    from archive.tasks import archive_post, archive_posts
+
+    try:
+        if len(post_ids) == 1:
+            archive_post.send(post_ids[0])
+        else:
+            archive_posts.send(post_ids)
+    except Exception:
+        # The posts are in the database; the sweeper sends them again.
+        logger.exception(
+            "could not send %d post(s) to the archive queue; the sweeper will send them again", len(post_ids)
+        )

@@ -1,0 +1,153 @@
+"""Posts queued to one list are claimed and processed as a group by one
+actor call (messages.dispatch.process_inbound_message), and their broker
+messages go out together after the group (messages.nudges)."""
+
+from copy import copy
+
+import pytest
+from django.utils import timezone
+from dramatiq import Message
+from dramatiq.brokers.stub import StubBroker
+
+from archive.tasks import archive_post, archive_posts
+from lists.services import create_list
+from messages import dispatch
+from messages.dispatch import GROUP_SIZE, process_inbound_message
+from messages.models import Destination, InboundMessage, InboundStatus, Post
+from messages.pipeline import Handler, register_handler, registry
+from messages.tasks import deliver_batch, deliver_batches
+from tests.inbound_mail import compose, receive
+from tests.lmtp_client import queued_ids, use_stub_broker
+
+pytest_plugins = ["tests.mail_fixtures"]
+
+
+@pytest.fixture
+def pipeline_failing_on_bad_subjects(monkeypatch):
+    registry.load_builtins()
+    monkeypatch.setattr(registry, "HANDLERS", copy(registry.HANDLERS))
+
+    @register_handler
+    class FailOnBad(Handler):
+        name = "fail-on-bad"
+        description = "Fails on a post whose subject is 'bad'."
+
+        def process(self, mlist, msg, state):
+            if msg["Subject"] == "bad":
+                raise ValueError("a bad post")
+
+    monkeypatch.setattr(registry, "DEFAULT_PIPELINE", ["fail-on-bad", *registry.DEFAULT_PIPELINE])
+
+
+@pytest.fixture
+def sent_messages(monkeypatch) -> StubBroker:
+    """A broker of the test's own for the delivery and archive actors."""
+    broker = StubBroker()
+    for queue in ("delivery", "archive"):
+        broker.declare_queue(queue)
+    for actor in (deliver_batch, deliver_batches, archive_post, archive_posts):
+        monkeypatch.setattr(actor, "broker", broker)
+    return broker
+
+
+def sent(broker: StubBroker, queue: str) -> list[tuple[str, list]]:
+    messages = [Message.decode(data) for data in list(broker.queues[queue].queue)]
+    return [(message.actor_name, list(message.args)) for message in messages]
+
+
+def statuses(rows: list[InboundMessage]) -> list[str]:
+    return [InboundMessage.objects.get(pk=row.pk).status for row in rows]
+
+
+def test_queued_posts_to_a_list_are_processed_by_one_actor_call_in_order(mlist, member):
+    queued = [receive(mlist, compose(subject=f"post {n}")) for n in range(5)]
+    process_inbound_message(queued[0].pk)
+    assert statuses(queued) == [InboundStatus.ACCEPTED] * 5
+    posts = Post.objects.order_by("sequence")
+    assert [post.sequence for post in posts] == [1, 2, 3, 4, 5]
+    assert [post.inbound_id for post in posts] == [row.pk for row in queued]
+
+
+def test_the_other_posts_actor_calls_find_nothing_to_do_in_one_query(mlist, member, django_assert_num_queries):
+    queued = [receive(mlist, compose()) for _ in range(3)]
+    process_inbound_message(queued[0].pk)
+    with django_assert_num_queries(1):
+        process_inbound_message(queued[1].pk)
+    assert InboundMessage.objects.get(pk=queued[1].pk).attempts == 1
+    assert Post.objects.count() == 3
+
+
+def test_a_bad_post_in_a_group_is_parked_and_the_others_are_posted_without_a_gap(
+    mlist, member, pipeline_failing_on_bad_subjects
+):
+    queued = [receive(mlist, compose(subject=subject)) for subject in ("good", "bad", "also good")]
+    process_inbound_message(queued[0].pk)
+    assert statuses(queued) == [InboundStatus.ACCEPTED, InboundStatus.PARKED, InboundStatus.ACCEPTED]
+    assert "ValueError: a bad post" in InboundMessage.objects.get(pk=queued[1].pk).error
+    assert list(Post.objects.order_by("sequence").values_list("sequence", flat=True)) == [1, 2]
+
+
+def test_a_group_holds_at_most_group_size_posts(mlist, member):
+    queued = [receive(mlist, compose()) for _ in range(GROUP_SIZE + 2)]
+    process_inbound_message(queued[0].pk)
+    assert statuses(queued) == [InboundStatus.ACCEPTED] * GROUP_SIZE + [InboundStatus.QUEUED] * 2
+    process_inbound_message(queued[-1].pk)
+    assert statuses(queued) == [InboundStatus.ACCEPTED] * (GROUP_SIZE + 2)
+
+
+def test_a_group_that_runs_long_puts_its_other_posts_back_in_the_queue(mlist, member, monkeypatch):
+    inbound_queue = use_stub_broker(monkeypatch)
+    monkeypatch.setattr(dispatch, "GROUP_SECONDS", -1)
+    queued = [receive(mlist, compose()) for _ in range(3)]
+    process_inbound_message(queued[0].pk)
+    assert statuses(queued) == [InboundStatus.ACCEPTED, InboundStatus.QUEUED, InboundStatus.QUEUED]
+    assert [InboundMessage.objects.get(pk=row.pk).attempts for row in queued[1:]] == [0, 0]
+    assert queued_ids(inbound_queue) == [row.pk for row in queued[1:]]
+
+
+def test_a_group_leaves_other_lists_and_other_destinations_to_their_own_actors(mlist, member):
+    other = create_list("bee@example.com")
+    first = receive(mlist, compose())
+    elsewhere = receive(other, compose(to="bee@example.com"))
+    to_owner = receive(mlist, compose(), destination=Destination.OWNER)
+    process_inbound_message(first.pk)
+    assert statuses([first, elsewhere, to_owner]) == [
+        InboundStatus.ACCEPTED,
+        InboundStatus.QUEUED,
+        InboundStatus.QUEUED,
+    ]
+
+
+def test_a_post_queued_again_after_a_passing_failure_waits_for_the_sweeper(mlist, member):
+    first = receive(mlist, compose())
+    retried = receive(mlist, compose())
+    InboundMessage.objects.filter(pk=retried.pk).update(nudged_at=timezone.now(), error="SendError: down")
+    process_inbound_message(first.pk)
+    assert statuses([first, retried]) == [InboundStatus.ACCEPTED, InboundStatus.QUEUED]
+
+
+def test_a_message_that_is_not_a_post_is_processed_alone(mlist, member):
+    to_owner = receive(mlist, compose(), destination=Destination.OWNER)
+    post = receive(mlist, compose())
+    process_inbound_message(to_owner.pk)
+    assert InboundMessage.objects.get(pk=to_owner.pk).status != InboundStatus.QUEUED
+    assert InboundMessage.objects.get(pk=post.pk).status == InboundStatus.QUEUED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_group_sends_its_batches_and_its_archive_message_together(mlist, member, sent_messages):
+    queued = [receive(mlist, compose()) for _ in range(3)]
+    process_inbound_message(queued[0].pk)
+    batch_ids = [post.batches.get().pk for post in Post.objects.order_by("sequence")]
+    post_ids = list(Post.objects.order_by("sequence").values_list("pk", flat=True))
+    assert sent(sent_messages, "delivery") == [("deliver_batches", [batch_ids])]
+    assert sent(sent_messages, "archive") == [("archive_posts", [post_ids])]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_post_processed_alone_sends_its_own_messages(mlist, member, sent_messages):
+    inbound = receive(mlist, compose())
+    process_inbound_message(inbound.pk)
+    post = Post.objects.get()
+    assert sent(sent_messages, "delivery") == [("deliver_batch", [post.batches.get().pk])]
+    assert sent(sent_messages, "archive") == [("archive_post", [post.pk])]
