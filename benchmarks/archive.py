@@ -1,15 +1,15 @@
 """Benchmark: import and index a generated archive, then search it.
 
     .venv/bin/python benchmarks/archive.py [--messages 100000] [--database sqlite|postgres]
-        [--rounds 10]
+        [--search-url sqlite://|whoosh://|URL] [--rounds 10]
 
 A realistic archive of `--messages` messages is generated into an mbox
 (threads of replies quoting their parent, a mix of short, medium and long
 bodies drawn from a Zipf-like vocabulary, 2,000 senders over five years,
 some attachments, a 1,500-deep reply chain and some replies whose parent
 never arrives), then imported with `manage.py archive_import` into a fresh
-database (default: the embedded setup, a SQLite file and the Whoosh index
-of archive.whoosh_backend, in a temporary directory) in a child process
+database (default: the embedded setup, a SQLite file and the FTS5 index
+of archive.fts5_backend, in a temporary directory) in a child process
 of its own, so the peak memory is the import's. The command archives in
 batches (archive.bulk_import) and indexes each batch with one index write
 (archive.search_indexing); both phases are timed.
@@ -19,6 +19,10 @@ from:, a date range with a word, a word in one list) is run `--rounds`
 times through archive.search.search, as an anonymous reader of the public
 list, each call timed whole (parsing, engine, loading the page of hits
 from the database, snippets).
+
+The search engine is --search-url, else SEARCH_URL, else sqlite:// (the
+default, FTS5); a URL without a path (sqlite://, whoosh://) puts the index
+in the temporary directory.
 
 Prints one JSON line per phase (import, search), then a short summary.
 """
@@ -38,6 +42,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 POSTGRES_SERVER = "postgres://postgres@127.0.0.1:5432"
@@ -318,6 +323,14 @@ def drop_postgres(name: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def search_url(url: str, workdir: Path) -> str:
+    """`url`, or for an embedded engine named without a path, its index in `workdir`."""
+    parts = urlsplit(url)
+    if parts.path or parts.netloc:
+        return url
+    return f"{parts.scheme}://{workdir / ('whoosh' if parts.scheme == 'whoosh' else 'search.sqlite3')}"
+
+
 def measure(args) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-archive-") as tmp:
         workdir = Path(tmp)
@@ -332,7 +345,7 @@ def measure(args) -> dict:
                 **{key: value for key, value in os.environ.items() if key not in ("SEARCH_URL",)},
                 "DATABASE_URL": url,
                 "VAR_DIR": tmp,
-                "SEARCH_URL": f"whoosh://{workdir / 'whoosh'}",
+                "SEARCH_URL": search_url(args.search_url, workdir),
                 "LOG_LEVEL": "WARNING",
             }
             subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=BASE_DIR, env=env, check=True)
@@ -357,7 +370,9 @@ def measure(args) -> dict:
             if pg_name:
                 drop_postgres(pg_name)
     result = json.loads(child.stdout.strip().splitlines()[-1])
-    common = {"database": args.database, "search": "whoosh", "load_average": os.getloadavg()[0]}
+    scheme = urlsplit(args.search_url).scheme
+    engine = "fts5" if scheme == "sqlite" else scheme
+    common = {"database": args.database, "search": engine, "load_average": os.getloadavg()[0]}
     result["import"] = {**common, "mbox_mb": mbox_mb, "generate_seconds": round(generated, 1), **result["import"]}
     result["search"] = {**common, **result["search"]}
     return result
@@ -367,8 +382,8 @@ def summary(result: dict) -> str:
     imported, searched = result["import"], result["search"]
     return "\n".join(
         [
-            f"{imported['messages']:,} messages ({imported['database']} + Whoosh): imported and indexed in "
-            f"{imported['seconds']:.0f} s = {imported['combined_per_s']:,}/s combined "
+            f"{imported['messages']:,} messages ({imported['database']} + {imported['search']}): "
+            f"imported and indexed in {imported['seconds']:.0f} s = {imported['combined_per_s']:,}/s combined "
             f"(archiving {imported['archive_per_s']:,}/s, indexing "
             f"{'in parallel' if imported['index_in_parallel'] else str(imported['index_per_s']) + '/s'}; "
             f"HyperKitty {HYPERKITTY['import_per_s']}/s and {HYPERKITTY['index_per_s']}/s; "
@@ -385,6 +400,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument(
+        "--search-url",
+        default=os.environ.get("SEARCH_URL") or "sqlite://",
+        help="the search engine: sqlite:// (FTS5, default), whoosh://, or a full SEARCH_URL",
+    )
     parser.add_argument("--rounds", type=int, default=10, help="times each query is run (default 10)")
     parser.add_argument("--child", metavar="MBOX", help=argparse.SUPPRESS)
     parser.add_argument("--hints", help=argparse.SUPPRESS)
@@ -392,6 +412,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(run_child(args.child, args.rounds, json.loads(args.hints))))
         return
+    print(f"search engine: {args.search_url}", file=sys.stderr, flush=True)
     result = measure(args)
     print(json.dumps(result["import"]), flush=True)
     print(json.dumps(result["search"]), flush=True)

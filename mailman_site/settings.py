@@ -2,7 +2,7 @@
 
 Every variable is documented in the README's configuration table. With none
 set, the site runs on embedded defaults: SQLite under var/, an in-process
-task broker, a Whoosh index under var/ and SMTP to localhost:25.
+task broker, an SQLite FTS5 search index under var/ and SMTP to localhost:25.
 """
 
 import os
@@ -153,11 +153,17 @@ CACHE_URL = os.environ.get("CACHE_URL", "")
 CACHES = {"default": cache_from_url(CACHE_URL)}
 
 
-# Search: SEARCH_URL, whoosh:///path (default var/whoosh: the archive's
-# engine, archive.whoosh_backend, embedded) or elasticsearch://host:port/index
-# (haystack's Elasticsearch 7 backend).
+# Search: SEARCH_URL, sqlite:///path or fts5:///path (default
+# var/search.sqlite3: SQLite FTS5 in a file of its own, archive.fts5_backend,
+# embedded), whoosh:///path (archive.whoosh_backend, embedded, slower) or
+# elasticsearch://host:port/index (haystack's Elasticsearch 7 backend).
 def haystack_from_url(url: str) -> dict:
     parts = urlsplit(url)
+    if parts.scheme in {"sqlite", "fts5"}:
+        return {
+            "ENGINE": "archive.fts5_backend.Fts5Engine",
+            "PATH": unquote(parts.path) or str(VAR_DIR / "search.sqlite3"),
+        }
     if parts.scheme == "whoosh":
         return {
             "ENGINE": "archive.whoosh_backend.ArchiveWhooshEngine",
@@ -170,10 +176,10 @@ def haystack_from_url(url: str) -> dict:
             "URL": f"{scheme}://{parts.netloc}/",
             "INDEX_NAME": parts.path.strip("/") or "mailman",
         }
-    raise ValueError(f"SEARCH_URL: unknown scheme {parts.scheme!r} (use whoosh:// or elasticsearch://)")
+    raise ValueError(f"SEARCH_URL: unknown scheme {parts.scheme!r} (use sqlite://, whoosh:// or elasticsearch://)")
 
 
-SEARCH_URL = os.environ.get("SEARCH_URL") or f"whoosh://{VAR_DIR / 'whoosh'}"
+SEARCH_URL = os.environ.get("SEARCH_URL") or f"sqlite://{VAR_DIR / 'search.sqlite3'}"
 HAYSTACK_CONNECTIONS = {"default": haystack_from_url(SEARCH_URL)}
 # Archived messages are indexed by a worker after commit, never in the
 # request or the mail path (archive.search_indexing).

@@ -99,12 +99,13 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(autouse=True)
 def search_index_of_its_own(settings, tmp_path):
     """Each test gets an empty search index of its own (pytest-xdist runs
-    tests side by side); it is created only when a test indexes."""
+    tests side by side), on the default engine (SQLite FTS5); its file is
+    created only when a test indexes or searches."""
     from haystack import connections
 
-    settings.HAYSTACK_CONNECTIONS = {
-        "default": {"ENGINE": "archive.whoosh_backend.ArchiveWhooshEngine", "PATH": str(tmp_path / "whoosh")}
-    }
+    from mailman_site.settings import haystack_from_url
+
+    settings.HAYSTACK_CONNECTIONS = {"default": haystack_from_url(f"sqlite://{tmp_path / 'search.sqlite3'}")}
     connections.connections_info = settings.HAYSTACK_CONNECTIONS
     connections.reload("default")
     yield

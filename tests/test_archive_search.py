@@ -306,3 +306,35 @@ def test_the_message_date_is_indexed_in_utc(mlist):
     # 23:30 at UTC-5 on March 1st is 04:30 UTC on March 2nd.
     assert subjects(search(anonymous, "nocturnal after:2024-03-02")) == ["Midnight"]
     assert datetime(2024, 3, 2, 4, 30, tzinfo=UTC) == ArchivedMessage.objects.get().date
+
+
+@pytest.fixture
+def whoosh_index(settings, tmp_path):
+    """The Whoosh engine (SEARCH_URL whoosh://) in place of the default."""
+    from mailman_site.settings import haystack_from_url
+
+    settings.HAYSTACK_CONNECTIONS = {"default": haystack_from_url(f"whoosh://{tmp_path / 'whoosh'}")}
+    connections.connections_info = settings.HAYSTACK_CONNECTIONS
+    connections.reload("default")
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("fungus", ["Leafcutters"]),
+        ("forage", ["Leafcutters"]),
+        ('"fire ant"', ["Weavers"]),
+        ("subject:weavers", ["Weavers"]),
+        ("from:bob@example.net", ["Weavers"]),
+        ("colony from:lovelace", ["Leafcutters"]),
+        ("colony after:2024-03-02", ["Weavers"]),
+    ],
+)
+def test_whoosh_remains_a_working_engine(whoosh_index, mlist, q, expected):
+    archived(
+        mlist,
+        mail(1, "Leafcutters", "The colony farms fungus, foraging all day."),
+        mail(2, "Weavers", "The fire ant colony sews.", sender="Bob <bob@example.net>", day=date(2024, 3, 5)),
+    )
+    assert type(connections["default"].get_backend()).__name__ == "ArchiveWhooshBackend"
+    assert subjects(search(anonymous, q)) == expected

@@ -20,7 +20,12 @@ def test_postgres_url_is_understood():
     assert where == ("db.internal", 5433, "lists", "postgres")
 
 
-def test_search_url_chooses_whoosh_or_elasticsearch():
+def test_search_url_chooses_fts5_whoosh_or_elasticsearch():
+    assert haystack_from_url("sqlite:///srv/search.sqlite3") == {
+        "ENGINE": "archive.fts5_backend.Fts5Engine",
+        "PATH": "/srv/search.sqlite3",
+    }
+    assert haystack_from_url("fts5:///srv/search.sqlite3") == haystack_from_url("sqlite:///srv/search.sqlite3")
     assert haystack_from_url("whoosh:///srv/index") == {
         "ENGINE": "archive.whoosh_backend.ArchiveWhooshEngine",
         "PATH": "/srv/index",
@@ -28,6 +33,12 @@ def test_search_url_chooses_whoosh_or_elasticsearch():
     es = haystack_from_url("elasticsearch://search:9200/lists")
     assert es["ENGINE"].endswith("Elasticsearch7SearchEngine")
     assert (es["URL"], es["INDEX_NAME"]) == ("http://search:9200/", "lists")
+
+
+def test_the_fts5_index_defaults_to_var_search_sqlite3():
+    from mailman_site.settings import VAR_DIR
+
+    assert haystack_from_url("sqlite://")["PATH"] == str(VAR_DIR / "search.sqlite3")
 
 
 @pytest.mark.parametrize("url", ["solr://x", "http://x"])
