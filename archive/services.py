@@ -7,6 +7,7 @@ same, marked broken with its error, for an admin to see.
 """
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -126,6 +127,32 @@ def attachment_rows(message: ArchivedMessage, read: ReadMessage) -> list[Attachm
 def archive_stored_post(post_id: int) -> ArchivedMessage | None:
     """Archive the accepted post `post_id` as it was stored; None when it is
     gone or its list is not archived. Safe to call twice."""
+    archived = archive_post_unindexed(post_id)
+    if archived is not None and not archived.indexed:
+        index_on_commit([archived.pk])
+    return archived
+
+
+def archive_stored_posts(post_ids: Sequence[int]) -> None:
+    """archive_stored_post for each of a group's posts (messages.nudges),
+    sending their messages to the index together. One that fails does not
+    stop the others; the first error is raised at the end."""
+    error: Exception | None = None
+    unindexed = []
+    for post_id in post_ids:
+        try:
+            archived = archive_post_unindexed(post_id)
+        except Exception as exc:
+            error = error or exc
+            continue
+        if archived is not None and not archived.indexed:
+            unindexed.append(archived.pk)
+    index_on_commit(unindexed)
+    if error is not None:
+        raise error
+
+
+def archive_post_unindexed(post_id: int) -> ArchivedMessage | None:
     post = Post.objects.select_related("mailing_list").filter(pk=post_id).first()
     if post is None:
         logger.info("Post %s is gone; not archived", post_id)
@@ -139,6 +166,4 @@ def archive_stored_post(post_id: int) -> ArchivedMessage | None:
     if archived is None:
         archived = archive_message(post.mailing_list, post.raw, post=post, received_at=post.created_at).message
     ArchiveNudge.objects.filter(post=post).delete()
-    if not archived.indexed:
-        index_on_commit([archived.pk])
     return archived

@@ -24,18 +24,10 @@ def archive_post(post_id: int) -> None:
 
 @dramatiq.actor(queue_name="archive", time_limit=300_000, **COMMON)
 def archive_posts(post_ids: list[int]) -> None:
-    """archive_post for each of a group's posts (messages.nudges); one that
-    fails does not stop the others, and the first error is raised at the end."""
-    from archive.services import archive_stored_post
+    """archive_post for each of a group's posts (messages.nudges)."""
+    from archive.services import archive_stored_posts
 
-    error: Exception | None = None
-    for post_id in post_ids:
-        try:
-            archive_stored_post(post_id)
-        except Exception as exc:
-            error = error or exc
-    if error is not None:
-        raise error
+    archive_stored_posts(post_ids)
 
 
 @dramatiq.actor(queue_name="archive", time_limit=300_000, **COMMON)

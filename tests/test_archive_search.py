@@ -14,7 +14,7 @@ from haystack import connections
 from archive.models import ArchivedMessage
 from archive.search import MAX_PAGE, PAGE_SIZE, SearchError, UnreadableArchive, search
 from archive.search_indexing import index_messages
-from archive.services import archive_message, archive_stored_post
+from archive.services import archive_message, archive_stored_post, archive_stored_posts
 from archive.tasks import archive_post, index_archived, unindex_archived
 from lists.models import ArchivePolicy
 from lists.services import create_list
@@ -239,6 +239,19 @@ def test_the_actor_indexes_a_post_once_it_is_archived(mlist, member, index_queue
     assert run_queue(index_queue) == [index_archived.actor_name]
     assert subjects(search(anonymous, "nuptial")) == ["[ant] Nuptial flight"]
     assert ArchivedMessage.objects.get(post=post).indexed
+
+
+def test_a_groups_posts_go_to_the_index_in_one_message(mlist, member, index_queue, django_capture_on_commit_callbacks):
+    posts = [deliver(mlist, compose(subject=f"Swarm {n}", body="Bees swarm.\n")).post for n in range(3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        archive_stored_posts([post.pk for post in posts] + [posts[-1].pk + 1000])
+    queued = [Message.decode(data) for data in list(index_queue.queues["archive"].queue)]
+    archived_ids = sorted(ArchivedMessage.objects.filter(post__in=posts).values_list("pk", flat=True))
+    assert [(message.actor_name, sorted(message.args[0])) for message in queued] == [
+        (index_archived.actor_name, archived_ids)
+    ]
+    run_queue(index_queue)
+    assert len(search(anonymous, "swarm").hits) == 3
 
 
 def test_archiving_a_post_twice_does_not_index_it_again(mlist, member, index_queue, django_capture_on_commit_callbacks):
