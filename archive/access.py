@@ -18,7 +18,18 @@ READER_ROLES = {Role.MEMBER, Role.OWNER, Role.MODERATOR}
 
 
 def can_read_archive(user: Caller, mlist: MailingList) -> bool:
-    if mlist.archive_policy == ArchivePolicy.PUBLIC or is_site_admin(user):
+    return mlist.archive_policy == ArchivePolicy.PUBLIC or holds_reader_role(user, mlist)
+
+
+def can_download_archive(user: Caller, mlist: MailingList) -> bool:
+    """mbox downloads hold the messages as sent, addresses and all: for the
+    list's members, moderators, owners and site admins, even where the
+    archive is public (the pages obfuscate addresses; a file cannot)."""
+    return holds_reader_role(user, mlist)
+
+
+def holds_reader_role(user: Caller, mlist: MailingList) -> bool:
+    if is_site_admin(user):
         return True
     if not user.is_authenticated:
         return False

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET
 from archive import browsing
 from archive.mbox import mbox_stream
 from archive.models import ArchivedMessage, Attachment
-from archive.view_access import archive_file
+from archive.view_access import archive_file, members_file
 from lists.models import MailingList
 
 ATTACHMENT_INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "text/plain"})
@@ -71,7 +71,7 @@ def attachment_url(mlist: MailingList, message: ArchivedMessage, part: Attachmen
 
 
 @require_GET
-@archive_file
+@members_file
 def export_mbox(request: HttpRequest, mlist: MailingList) -> HttpResponse:
     """The whole archive, or the month ?month=YYYY-MM of it, as an mboxrd file, oldest first."""
     messages = ArchivedMessage.objects.filter(mailing_list=mlist)

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from api.permissions import can_manage_list
 from archive import browsing
-from archive.access import shows_addresses
+from archive.access import can_download_archive, shows_addresses
 from archive.deletion import delete_message
 from archive.download_views import attachment_url
 from archive.models import ArchivedMessage, ListArchive
@@ -27,7 +27,12 @@ THREADS_PER_PAGE = 50
 
 
 def render_archive(request: HttpRequest, mlist: MailingList, template: str, context: dict) -> HttpResponse:
-    context = {"mlist": mlist, "addresses_shown": shows_addresses(request.user), **context}
+    context = {
+        "mlist": mlist,
+        "addresses_shown": shows_addresses(request.user),
+        "may_download": can_download_archive(request.user, mlist),
+        **context,
+    }
     return render(request, f"archive/{template}", context)
 
 

@@ -1,8 +1,10 @@
 """Who reads a list's archive on each of its routes: anyone a public one;
 a private one its members, moderators and owners and site admins, and
 nobody else, whatever they hold elsewhere. Pages send anonymous readers
-to log in; feeds, attachments and downloads answer 403 to them. A list
-somebody could not see at all is a 404, and deleting is for owners."""
+to log in; feeds, attachments and downloads answer 403 to them. The mbox
+download, which holds the addresses as sent, is for the list's members,
+moderators, owners and site admins even where the archive is public. A
+list somebody could not see at all is a 404, and deleting is for owners."""
 
 import pytest
 from django.test import Client
@@ -16,7 +18,8 @@ from tests.conftest import logged_in, make_user
 
 LIST = "/lists/ant.example.com"
 PAGES = ["archive/", "archive/2024/01/", "archive/thread/{hash}/", "archive/message/{hash}/"]
-FILES = ["archive/message/{hash}/attachment/1/notes.txt", "archive/feed/", "archive/export.mbox"]
+MBOX = "archive/export.mbox"
+FILES = ["archive/message/{hash}/attachment/1/notes.txt", "archive/feed/", MBOX]
 DELETE = "archive/message/{hash}/delete/"
 READERS = ["member", "moderator", "owner", "site_admin"]
 OUTSIDERS = ["nonmember", "other_owner", "stranger"]
@@ -55,9 +58,27 @@ def private(mlist, *, advertised: bool = True) -> None:
 
 
 @pytest.mark.parametrize("role", ["anonymous", *READERS, *OUTSIDERS])
-@pytest.mark.parametrize("path", PAGES + FILES)
+@pytest.mark.parametrize("path", [*PAGES, *FILES[:-1]])
 def test_everyone_reads_a_public_archive(people, message, role, path):
     assert people[role].get(url(path, message)).status_code == 200
+
+
+@pytest.mark.parametrize("role", READERS)
+def test_a_public_archive_downloads_as_mbox_for_its_members(people, message, role):
+    assert people[role].get(url(MBOX, message)).status_code == 200
+
+
+@pytest.mark.parametrize("role", ["anonymous", *OUTSIDERS])
+def test_a_public_archive_does_not_download_for_others(people, message, role):
+    response = people[role].get(url(MBOX, message))
+    assert response.status_code == 403
+    assert b"Message-ID" not in response.content
+
+
+def test_the_download_links_show_to_members_only(people, message):
+    assert b"export.mbox" in people["member"].get(url("archive/", message)).content
+    assert b"export.mbox" not in people["anonymous"].get(url("archive/", message)).content
+    assert b"export.mbox" not in people["stranger"].get(url("archive/2024/01/", message)).content
 
 
 @pytest.mark.parametrize("role", READERS)

@@ -18,11 +18,19 @@ from archive.models import ArchivedMessage
 from archive.page_views import THREADS_PER_PAGE
 from lists.models import ArchivePolicy
 from lists.services import configure_list
+from members.services import subscribe
 from tests.archive_mail import ATOM, START, archive, conversation, mail, parse_feed
-from tests.conftest import logged_in
+from tests.conftest import logged_in, make_user
 from tests.inbound_mail import CORPUS, corpus_message
 
 ARCHIVE = "/lists/ant.example.com/archive/"
+
+
+@pytest.fixture
+def reader(mlist) -> Client:
+    """A signed-in member: mbox downloads are for members."""
+    subscribe(mlist, "reader@example.org")
+    return logged_in(make_user("reader@example.org"))
 
 
 @pytest.fixture
@@ -264,8 +272,8 @@ def mbox_messages(response) -> list[bytes]:
     return [entry.raw for entry in read_mbox(io.BytesIO(b"".join(response.streaming_content)))]
 
 
-def test_the_whole_archive_downloads_as_mbox_oldest_first(talk):
-    response = Client().get(ARCHIVE + "export.mbox")
+def test_the_whole_archive_downloads_as_mbox_oldest_first(talk, reader):
+    response = reader.get(ARCHIVE + "export.mbox")
     assert response["Content-Disposition"] == 'attachment; filename="ant.example.com.mbox"'
     raws = mbox_messages(response)
     assert len(raws) == 6
@@ -273,19 +281,19 @@ def test_the_whole_archive_downloads_as_mbox_oldest_first(talk):
     assert raws[0].replace(b"\n", b"\r\n").rstrip() == bytes(talk["root"].raw).rstrip()
 
 
-def test_one_month_downloads_as_mbox(talk):
-    response = Client().get(ARCHIVE + "export.mbox", {"month": "2024-03"})
+def test_one_month_downloads_as_mbox(talk, reader):
+    response = reader.get(ARCHIVE + "export.mbox", {"month": "2024-03"})
     assert response["Content-Disposition"] == 'attachment; filename="ant.example.com-2024-03.mbox"'
     [raw] = mbox_messages(response)
     assert b"Message-ID: <march@x>" in raw
-    assert mbox_messages(Client().get(ARCHIVE + "export.mbox", {"month": "2023-12"})) == []
+    assert mbox_messages(reader.get(ARCHIVE + "export.mbox", {"month": "2023-12"})) == []
 
 
 @pytest.mark.parametrize(
     "month", ["2024-13", "2024-00", "x", "", "2024-1", "24-01", "2024/01", "0000-01", "२०२४-०१", "2024-०१", "2024-01\n"]
 )
-def test_a_bad_month_for_the_mbox_is_400(talk, month):
-    assert Client().get(ARCHIVE + "export.mbox", {"month": month}).status_code == 400
+def test_a_bad_month_for_the_mbox_is_400(talk, reader, month):
+    assert reader.get(ARCHIVE + "export.mbox", {"month": month}).status_code == 400
 
 
 def test_the_list_page_links_to_the_archive_for_its_readers(mlist, member):
