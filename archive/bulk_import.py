@@ -1,6 +1,6 @@
-"""Archiving many messages at once, for imports: the results of
-archive.services.archive_message called on each in turn, with a handful of
-queries per batch instead of a dozen per message.
+"""Archiving many messages at once, for imports and groups of posts: the
+results of archive.services.archive_message called on each in turn, with a
+handful of queries per batch instead of a dozen per message.
 
 A batch is read first; then, holding the list's archive lock, the state
 archive.threading keeps in the database is loaded for every thread the
@@ -26,6 +26,7 @@ from archive.models import ArchivedMessage, Attachment, ListArchive, Reference, 
 from archive.reading import ReadMessage, message_id_hash, read_message
 from archive.services import Archived, archived_row, attachment_rows, lock_archive
 from lists.models import MailingList
+from messages.models import Post
 
 logger = logging.getLogger(__name__)
 
@@ -340,7 +341,18 @@ def archive_messages(mlist: MailingList, messages: Sequence[tuple[bytes, datetim
     a message whose Message-ID is archived already is skipped and returned
     with created=False; a broken one is kept, marked broken."""
     now = timezone.now()
-    reads = [(bytes(raw), read_message(bytes(raw), received_at or now)) for raw, received_at in messages]
+    return archive_read_messages(
+        mlist, [(bytes(raw), read_message(bytes(raw), received_at or now)) for raw, received_at in messages]
+    )
+
+
+def archive_read_messages(
+    mlist: MailingList, reads: Sequence[tuple[bytes, ReadMessage]], posts: Sequence[Post] | None = None
+) -> list[Archived]:
+    """archive_messages for messages read already, each new row linked to
+    the post at its place in `posts` when given. archive_message's rules
+    for a post whose Message-ID is archived already are not applied here:
+    such a message is skipped like any other (the caller keeps those out)."""
     hashes = set()
     for _raw, read in reads:
         hashes.add(message_id_hash(read.message_id))
@@ -350,12 +362,13 @@ def archive_messages(mlist: MailingList, messages: Sequence[tuple[bytes, datetim
         lock_archive(mlist)
         batch = Batch(mlist, hashes)
         rows: dict[str, tuple[ArchivedMessage, ReadMessage]] = {}
-        for raw, read in reads:
+        for position, (raw, read) in enumerate(reads):
             message_hash = message_id_hash(read.message_id)
             if message_hash in batch.nodes:
                 results.append(message_hash)
                 continue
-            rows[message_hash] = (archived_row(mlist, raw, read, None), read)
+            post = posts[position] if posts is not None else None
+            rows[message_hash] = (archived_row(mlist, raw, read, post), read)
             batch.place(message_hash, read)
             results.append(Archived(rows[message_hash][0], created=True))
             if read.error:

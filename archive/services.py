@@ -7,9 +7,11 @@ same, marked broken with its error, for an admin to see.
 """
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
 
 from django.db import transaction
 from django.db.models import F
@@ -134,22 +136,94 @@ def archive_stored_post(post_id: int) -> ArchivedMessage | None:
 
 
 def archive_stored_posts(post_ids: Sequence[int]) -> None:
-    """archive_stored_post for each of a group's posts (messages.nudges),
-    sending their messages to the index together. One that fails does not
-    stop the others; the first error is raised at the end."""
+    """archive_stored_post for each of a group's posts (messages.nudges), in
+    post number order, with a handful of queries for the group rather than
+    a score per post, sending their messages to the index together. One that
+    fails does not stop the others; the first error is raised at the end."""
+    posts = posts_to_archive(post_ids)
+    already = {
+        post_id: (pk, indexed)
+        for post_id, pk, indexed in ArchivedMessage.objects.filter(post__in=posts).values_list(
+            "post_id", "pk", "indexed"
+        )
+    }
+    done = list(already)
+    unindexed = [pk for pk, indexed in already.values() if not indexed]
+    by_list: dict[int, list[Post]] = {}
+    for post in posts:
+        if post.pk not in already:
+            by_list.setdefault(post.mailing_list_id, []).append(post)
     error: Exception | None = None
-    unindexed = []
-    for post_id in post_ids:
-        try:
-            archived = archive_post_unindexed(post_id)
-        except Exception as exc:
-            error = error or exc
-            continue
-        if archived is not None and not archived.indexed:
-            unindexed.append(archived.pk)
+    for list_posts in by_list.values():
+        archived, list_error = archive_list_posts(list_posts[0].mailing_list, list_posts)
+        error = error or list_error
+        done += [post_id for post_id, _message in archived]
+        unindexed += [message.pk for _post_id, message in archived if not message.indexed]
+    ArchiveNudge.objects.filter(post__in=done).delete()
     index_on_commit(unindexed)
     if error is not None:
         raise error
+
+
+def posts_to_archive(post_ids: Sequence[int]) -> list[Post]:
+    """The posts of `post_ids` to archive, by list and post number: not gone,
+    of an archived list, not withdrawn by an owner."""
+    posts = list(
+        Post.objects.select_related("mailing_list").filter(pk__in=post_ids).order_by("mailing_list", "sequence")
+    )
+    for post_id in set(post_ids) - {post.pk for post in posts}:
+        logger.info("Post %s is gone; not archived", post_id)
+    posts = [post for post in posts if post.mailing_list.archive_policy != ArchivePolicy.NEVER]
+    withdrawn = set(WithdrawnPost.objects.filter(post__in=posts).values_list("post_id", flat=True))
+    for post_id in withdrawn:
+        logger.info("Post %s was deleted from the archive by an owner; not archived again", post_id)
+    return [post for post in posts if post.pk not in withdrawn]
+
+
+def archive_list_posts(
+    mlist: MailingList, posts: Sequence[Post]
+) -> tuple[list[tuple[int, ArchivedMessage]], Exception | None]:
+    """Archive `posts` of `mlist`, none archived yet, in order: runs of them
+    in one transaction each (archive.bulk_import), one by one those whose
+    Message-ID is archived already or twice among them (archive_message's
+    rules for posts), and one by one a run whose transaction failed.
+    Returns (post id, message) of those archived and the first error."""
+    from archive.bulk_import import archive_read_messages  # it imports this module
+
+    reads = [(bytes(post.raw), read_message(bytes(post.raw), post.created_at)) for post in posts]
+    hashes = [message_id_hash(read.message_id) for _raw, read in reads]
+    taken = set(
+        ArchivedMessage.objects.filter(mailing_list=mlist, message_id_hash__in=set(hashes)).values_list(
+            "message_id_hash", flat=True
+        )
+    )
+    taken.update(message_hash for message_hash, count in Counter(hashes).items() if count > 1)
+    archived: list[tuple[int, ArchivedMessage]] = []
+    error: Exception | None = None
+    for alone, group in groupby(zip(posts, reads, hashes, strict=True), key=lambda entry: entry[2] in taken):
+        entries = list(group)
+        run = [(post, raw) for post, (raw, _read), _hash in entries]
+        if not alone:
+            try:
+                results = archive_read_messages(
+                    mlist, [read for _post, read, _hash in entries], [post for post, _raw in run]
+                )
+            except Exception:
+                logger.exception("Archiving %d posts of %s together failed; trying one by one", len(run), mlist)
+            else:
+                archived += [
+                    (post.pk, result.message)
+                    for (post, _raw), result in zip(run, results, strict=True)
+                    if result.created
+                ]
+                # Archived by another worker since `taken` was read: the rules for posts apply.
+                run = [item for item, result in zip(run, results, strict=True) if not result.created]
+        for post, raw in run:
+            try:
+                archived.append((post.pk, archive_message(mlist, raw, post=post, received_at=post.created_at).message))
+            except Exception as exc:
+                error = error or exc
+    return archived, error
 
 
 def archive_post_unindexed(post_id: int) -> ArchivedMessage | None:

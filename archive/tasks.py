@@ -24,7 +24,8 @@ def archive_post(post_id: int) -> None:
 
 @dramatiq.actor(queue_name="archive", time_limit=300_000, **COMMON)
 def archive_posts(post_ids: list[int]) -> None:
-    """archive_post for each of a group's posts (messages.nudges)."""
+    """archive_post for each of a group's posts (messages.nudges), archived
+    together (archive.services.archive_stored_posts)."""
     from archive.services import archive_stored_posts
 
     archive_stored_posts(post_ids)
