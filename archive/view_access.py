@@ -25,44 +25,35 @@ from members.owner_views import refuse
 ArchiveView = Callable[..., HttpResponse]
 
 
-def archive_page(view: ArchiveView) -> ArchiveView:
-    """The view gets the list, once its reader may read the archive."""
-
-    @wraps(view)
-    def page(request: HttpRequest, list_id: str, **kwargs) -> HttpResponse:
-        mlist = find_list(list_id)
-        if not can_read_archive(request.user, mlist):
-            return refuse(request, mlist)
-        return view(request, mlist, **kwargs)
-
-    return page
-
-
-def file_route(may_read: Callable) -> Callable[[ArchiveView], ArchiveView]:
-    """As archive_page, for what programs fetch: 404 or 403, never a login page."""
+def guarded(may_read: Callable, refusal: Callable) -> Callable[[ArchiveView], ArchiveView]:
+    """The view gets the list named in the URL once `may_read(user, mlist)`
+    says yes; else `refusal(request, mlist)` answers."""
 
     def decorate(view: ArchiveView) -> ArchiveView:
         @wraps(view)
-        def download(request: HttpRequest, list_id: str, **kwargs) -> HttpResponse:
+        def route(request: HttpRequest, list_id: str, **kwargs) -> HttpResponse:
             mlist = find_list(list_id)
             if not may_read(request.user, mlist):
-                return refuse_file(request, mlist)
+                return refusal(request, mlist)
             return view(request, mlist, **kwargs)
 
-        return download
+        return route
 
     return decorate
 
 
-# Feeds and attachments: whoever reads the archive.
-archive_file = file_route(can_read_archive)
-# mbox downloads: the list's members and those who run it.
-members_file = file_route(can_download_archive)
-
-
 def refuse_file(request: HttpRequest, mlist: MailingList) -> HttpResponse:
+    """For what programs fetch: 404 or 403, never a login page."""
     if not visible_lists(request.user).filter(pk=mlist.pk).exists():
         raise Http404(_("No such list."))
     return HttpResponseForbidden(
         _("This is open to the list's members only."), content_type="text/plain; charset=utf-8"
     )
+
+
+# Pages: whoever reads the archive; others are sent to log in or refused.
+archive_page = guarded(can_read_archive, refuse)
+# Feeds and attachments: whoever reads the archive.
+archive_file = guarded(can_read_archive, refuse_file)
+# mbox downloads: the list's members and those who run it.
+members_file = guarded(can_download_archive, refuse_file)
