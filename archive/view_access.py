@@ -10,36 +10,13 @@ otherwise, as HyperKitty does. mbox downloads are for the list's members
 (archive.access.can_download_archive), as the archive's raw addresses are in them.
 """
 
-from collections.abc import Callable
-from functools import wraps
-
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.utils.translation import gettext as _
 
 from api.permissions import visible_lists
 from archive.access import can_download_archive, can_read_archive
 from lists.models import MailingList
-from lists.views import find_list
-from members.owner_views import refuse
-
-ArchiveView = Callable[..., HttpResponse]
-
-
-def guarded(may_read: Callable, refusal: Callable) -> Callable[[ArchiveView], ArchiveView]:
-    """The view gets the list named in the URL once `may_read(user, mlist)`
-    says yes; else `refusal(request, mlist)` answers."""
-
-    def decorate(view: ArchiveView) -> ArchiveView:
-        @wraps(view)
-        def route(request: HttpRequest, list_id: str, **kwargs) -> HttpResponse:
-            mlist = find_list(list_id)
-            if not may_read(request.user, mlist):
-                return refusal(request, mlist)
-            return view(request, mlist, **kwargs)
-
-        return route
-
-    return decorate
+from members.owner_views import list_page
 
 
 def refuse_file(request: HttpRequest, mlist: MailingList) -> HttpResponse:
@@ -52,8 +29,8 @@ def refuse_file(request: HttpRequest, mlist: MailingList) -> HttpResponse:
 
 
 # Pages: whoever reads the archive; others are sent to log in or refused.
-archive_page = guarded(can_read_archive, refuse)
+archive_page = list_page(can_read_archive)
 # Feeds and attachments: whoever reads the archive.
-archive_file = guarded(can_read_archive, refuse_file)
+archive_file = list_page(can_read_archive, refuse_file)
 # mbox downloads: the list's members and those who run it.
-members_file = guarded(can_download_archive, refuse_file)
+members_file = list_page(can_download_archive, refuse_file)

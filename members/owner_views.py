@@ -46,15 +46,16 @@ def refuse(request: HttpRequest, mlist: MailingList) -> HttpResponse:
     return render(request, "members/owner/forbidden.html", {"mlist": mlist}, status=403)
 
 
-def list_page(may_open: Callable) -> Callable[[ListView], ListView]:
-    """The view gets the list named in the URL, once `may_open(user, mlist)` says yes."""
+def list_page(may_open: Callable, refusal: Callable = refuse) -> Callable[[ListView], ListView]:
+    """The view gets the list named in the URL, once `may_open(user, mlist)`
+    says yes; else `refusal(request, mlist)` answers."""
 
     def decorate(view: ListView) -> ListView:
         @wraps(view)
         def page(request: HttpRequest, list_id: str, **kwargs) -> HttpResponse:
             mlist = find_list(list_id)
             if not may_open(request.user, mlist):
-                return refuse(request, mlist)
+                return refusal(request, mlist)
             return view(request, mlist, **kwargs)
 
         return page
