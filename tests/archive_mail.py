@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
 from archive.models import ArchivedMessage
+from archive.search_indexing import index_messages
 from archive.services import archive_message
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -53,6 +54,13 @@ def with_attachment(message_id: str, *, content_type: str, disposition: str, con
 
 def archive(mlist, raw: bytes) -> ArchivedMessage:
     return archive_message(mlist, raw).message
+
+
+def archived(mlist, *raws: bytes) -> list[ArchivedMessage]:
+    """Archive `raws` and index them, as the archive and index actors would."""
+    messages = [archive(mlist, raw) for raw in raws]
+    index_messages([message.pk for message in messages])
+    return messages
 
 
 def conversation(mlist) -> dict[str, ArchivedMessage]:

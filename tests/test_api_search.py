@@ -4,12 +4,11 @@ whatever the input, a clear 400 or 404, never a 500."""
 import pytest
 
 from archive.search import MAX_PAGE, PAGE_SIZE
-from archive.search_indexing import index_messages
-from archive.services import archive_message
 from lists.models import ArchivePolicy
 from lists.services import create_list
 from members.services import subscribe
 from tests.api_callers import API, client_for, key_client
+from tests.archive_mail import archived
 from tests.conftest import make_user
 
 URL = f"{API}/search"
@@ -20,10 +19,6 @@ def mail(number: int, subject: str, body: str, sender: str = "Ada <ada@example.o
         f"From: {sender}\nSubject: {subject}\nMessage-ID: <api{number}@example.org>\n"
         f"Date: Fri, 01 Mar 2024 10:00:00 +0000\n\n{body}\n"
     ).encode()
-
-
-def archived(mlist, *raws: bytes) -> None:
-    index_messages([archive_message(mlist, raw).message.pk for raw in raws])
 
 
 @pytest.fixture

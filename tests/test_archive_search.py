@@ -21,6 +21,7 @@ from lists.services import create_list
 from members.models import Role
 from members.services import subscribe
 from messages.sweeper import sweep
+from tests.archive_mail import archived
 from tests.conftest import make_user
 from tests.inbound_mail import compose, deliver
 
@@ -41,12 +42,6 @@ def mail(
         f"From: {sender}\nSubject: {subject}\nMessage-ID: <s{number}@example.org>\n"
         f"Date: {day.strftime('%d %b %Y')} 10:00:00 +0000\n\n{body}\n"
     ).encode()
-
-
-def archived(mlist, *raws: bytes) -> list[ArchivedMessage]:
-    messages = [archive_message(mlist, raw).message for raw in raws]
-    index_messages([message.pk for message in messages])
-    return messages
 
 
 def subjects(page) -> list[str]:

@@ -14,7 +14,7 @@ from haystack.query import SQ, SearchQuerySet
 from archive.fts5_backend import Fts5SearchBackend, UnsupportedQuery
 from archive.models import ArchivedMessage
 from archive.search_indexing import index_messages, search_index
-from archive.services import archive_message
+from tests.archive_mail import archived
 
 HOSTILE = [
     '"',
@@ -45,12 +45,6 @@ def mail(number: int, subject: str, body: str, sender: str = "Ada Lovelace <ada@
         f"From: {sender}\nSubject: {subject}\nMessage-ID: <f{number}@example.org>\n"
         f"Date: 01 Mar 2024 10:00:00 +0000\nContent-Type: text/plain; charset=utf-8\n\n{body}\n"
     ).encode()
-
-
-def archived(mlist, *raws: bytes) -> list[ArchivedMessage]:
-    messages = [archive_message(mlist, raw).message for raw in raws]
-    index_messages([message.pk for message in messages])
-    return messages
 
 
 def found(sqs: SearchQuerySet) -> list[str]:
