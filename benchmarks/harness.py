@@ -162,7 +162,8 @@ def prepared_setup(setup: str, workdir: Path, broker_url: str, **extra_env: str)
             "DATABASE_URL": database_url,
             "BROKER_URL": broker_url if setup == "postgres" else "",
             "VAR_DIR": str(workdir),
-            "SEARCH_URL": f"whoosh://{workdir / 'whoosh'}",
+            # The site's default engine (SQLite FTS5), its index in the run's directory.
+            "SEARCH_URL": f"sqlite://{workdir / 'search.sqlite3'}",
             # The site's default level: the processes log as they would in production.
             "LOG_LEVEL": "INFO",
             "PYTHONPATH": str(BASE_DIR),
@@ -182,7 +183,7 @@ def flush_broker(url: str) -> None:
     from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
     broker = RabbitmqBroker(url=url)
-    for queue in ("inbound", "delivery"):
+    for queue in ("inbound", "delivery", "archive"):
         broker.declare_queue(queue)
     broker.flush_all()
     broker.close()
