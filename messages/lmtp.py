@@ -20,13 +20,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aiosmtpd.lmtp import LMTP
-from aiosmtpd.smtp import Envelope, Session
+from aiosmtpd.smtp import MISSING, Envelope, Session, syntax
 from django.conf import settings
 from django.db import connections
 
 from mailman_site.db_connections import job_finished, job_started, lost_while_idle
 from messages.addresses import Recipient, UnknownRecipient, resolve_recipient
 from messages.inbound import store_inbound
+from messages.lmtp_wire import DataTooLarge, read_data, simple_path
 from messages.models import InboundMessage, InboundStatus
 
 logger = logging.getLogger(__name__)
@@ -232,6 +233,43 @@ class LMTPChannel(LMTP):
 
     def _create_envelope(self) -> InboundEnvelope:
         return InboundEnvelope()
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        path = simple_path(arg)
+        if path is None:
+            return super()._getaddr(arg)
+        local_part = path[0].rpartition("@")[0]
+        if self.local_part_limit and len(local_part) > self.local_part_limit:
+            return None, None
+        return path
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        """aiosmtpd's DATA, reading the message with messages.lmtp_wire."""
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            content = await read_data(self._reader, self.data_size_limit)
+        except DataTooLarge:
+            # One reply per recipient (see `replies`): the envelope is reset after it.
+            await self.push("552 Error: Too much mail data")
+            self._set_post_data_state()
+            return
+        except asyncio.CancelledError:
+            # The connection was lost during DATA (aiosmtpd cancels the session).
+            self._writer.close()
+            raise
+        self.envelope.content = self.envelope.original_content = content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push("250 OK" if status is MISSING else status)
 
     async def push(self, status: str | bytes) -> None:
         if isinstance(status, str) and status in self.replies:
