@@ -33,32 +33,63 @@ async def read_data(reader: asyncio.StreamReader, limit: int) -> bytes:
 
     Raises DataTooLarge when the data (not counting the final line) is over
     `limit` bytes, once the final line has been read, so the session goes on.
-    Reads in chunks that end with ".\\r\\n" (usually one chunk a message).
+
+    Only a line that starts with "." can be the final one: such lines, empty
+    lines and CRs are read one at a time; once a line has started with
+    anything else, the end can only be the next CRLF "." CRLF, and the rest
+    is one read.
     """
     received = bytearray()
-    size = 0
-    dropping = False
-    while True:
-        try:
-            chunk = await reader.readuntil(DOT_LINE_END)
-        except asyncio.LimitOverrunError as error:
-            # More than the reader's limit with no ".\r\n": over the size
-            # limit, since the reader's limit is above it.
-            chunk = await reader.read(error.consumed)
-        size += len(chunk)
-        received += chunk
-        if (size == len(DOT_LINE_END) and received == DOT_LINE_END) or received.endswith(END_OF_DATA):
+    try:
+        while True:
+            # At the start of a line.
+            if len(received) > limit:
+                await skip_to_end(reader, received)
+            line_start = len(received)
+            head = await reader.readexactly(1)
+            received += head
+            if head == b".":
+                received += await reader.readuntil(b"\r\n")
+                if received[line_start:] == DOT_LINE_END:
+                    del received[line_start:]
+                    break
+                continue
+            if head == b"\r":
+                # An empty line, or a line of CRs, ends at the first LF after
+                # them (a CR may be the start of the end); any other byte
+                # starts a line that cannot be the last.
+                while (head := await reader.readexactly(1)) == b"\r" and len(received) <= limit:
+                    received += head
+                received += head
+                if head in (b"\r", b"\n"):
+                    continue
+            received += await reader.readuntil(END_OF_DATA)
+            del received[-len(DOT_LINE_END) :]
             break
-        if size - len(DOT_LINE_END) > limit:
-            # Keep only what may still be the start of the final line.
-            dropping = True
-            del received[: -len(END_OF_DATA)]
-    if dropping or size - len(DOT_LINE_END) > limit:
+    except asyncio.LimitOverrunError:
+        # More than the reader's limit (above the size limit) with no end in it.
+        await skip_to_end(reader, received)
+    if len(received) > limit:
         raise DataTooLarge
-    del received[-len(DOT_LINE_END) :]
     if received.startswith(b"."):
         del received[0]
     return bytes(received).replace(b"\r\n.", b"\r\n")
+
+
+async def skip_to_end(reader: asyncio.StreamReader, received: bytes) -> None:
+    """Read and drop the rest of a message over the size limit, up to its
+    final line; `received` is what was read of it so far. Raises DataTooLarge."""
+    # Reads end at ".\r\n" (or, with no such end within the reader's limit,
+    # just before a possible start of one), so the final line is never
+    # inside a read: it ends one, maybe with the CRLF before it in the last.
+    tail = (b"\r\n" + received)[-len(END_OF_DATA) :]
+    while not tail.endswith(END_OF_DATA):
+        try:
+            chunk = await reader.readuntil(DOT_LINE_END)
+        except asyncio.LimitOverrunError as error:
+            chunk = await reader.read(error.consumed)
+        tail = (tail + chunk)[-len(END_OF_DATA) :]
+    raise DataTooLarge
 
 
 def simple_path(argument: str) -> tuple[str, str] | None:

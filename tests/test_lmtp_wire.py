@@ -90,6 +90,14 @@ DATA = {
     "one line over the limit": [b"Subject: big\r\n\r\n" + b"x" * 5_000 + b"\r\n.\r\n"],
     "exactly the limit": [b"S: x\r\n\r\n" + b"y" * (LIMIT - 9) + b"\r\n.\r\n"],
     "one byte over": [b"S: x\r\n\r\n" + b"y" * (LIMIT - 8) + b"\r\n.\r\n"],
+    "empty lines and a bare CR": [b"\r\n\r\n\rx\r\n\r\n.\r\n"],
+    "CRs before the end": [b"a\r\n\r\r\r\n.\r\n"],
+    "CRs then a dot": [b"\r.\r\n\r\r.x\r\n\n.\r\n.\r\n"],
+    "CRs over the limit": [b"\r" * 3 * LIMIT + b"\n.\r\n"],
+    "stuffed lines over the limit": [b"..x\r\n" * 1_000 + b".\r\n"],
+    "stuffed lines over the limit, cut up": [b"..x\r\n" * 500, b"..x\r\n" * 500 + b".", b"\r\n"],
+    "over the limit in one write": [b"y" * 3 * LIMIT + b"\r\n.\r\n"],
+    "over the limit, end in pieces": [b"y" * 3 * LIMIT + b"\r", b"\n.\r", b"\n"],
     "then another transaction": [b"a\r\n.\r\nMAIL FROM:<c@d.e>\r\nRCPT TO:<f@g.h>\r\nDATA\r\nsecond\r\n.\r\n"],
 }
 
