@@ -8,14 +8,14 @@ reading with U+FFFD where bytes could not be decoded.
 
 import codecs
 import re
-from email import policy
 from email.header import decode_header, make_header
-from email.headerregistry import HeaderRegistry
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage, MIMEPart
 from email.parser import BytesParser
+from email.policy import EmailPolicy
 from email.utils import getaddresses
 from functools import lru_cache
-from typing import cast
+from typing import ClassVar, cast
 
 # RFC 5322 section 2.2.3: a folded header line continues with whitespace.
 FOLD = re.compile(r"\r?\n(?=[ \t])")
@@ -50,8 +50,35 @@ class ParsedHeaders(HeaderRegistry):
         return super().__call__(name, value)
 
 
-# policy.default, with the remembering registry.
-POLICY = policy.default.clone(header_factory=ParsedHeaders())
+class FoldingOnce(EmailPolicy):
+    """policy.default, folding a header object once for all the messages
+    written with it. Folding (the email package re-parses and re-encodes
+    the value) was most of writing a post; the list's own headers are the
+    same objects in every post (see ParsedHeaders), and objects are
+    immutable, so their folded lines can be kept."""
+
+    # (id of the header object, name, the policy's output settings) ->
+    # (the object, its folded bytes). Keeping the object keeps its id from
+    # being reused by another while the entry lives.
+    _folded: ClassVar[dict[tuple, tuple[BaseHeader, bytes]]] = {}
+    MOST_KEPT = 4096
+
+    def fold_binary(self, name: str, value) -> bytes:
+        if not isinstance(value, BaseHeader):
+            return super().fold_binary(name, value)
+        key = (id(value), name, self.linesep, self.max_line_length, self.utf8, self.cte_type)
+        kept = self._folded.get(key)
+        if kept is not None and kept[0] is value:
+            return kept[1]
+        folded = super().fold_binary(name, value)
+        if len(self._folded) >= self.MOST_KEPT:
+            self._folded.clear()
+        self._folded[key] = (value, folded)
+        return folded
+
+
+# policy.default, with the remembering registry and folding.
+POLICY = FoldingOnce(header_factory=ParsedHeaders())
 
 
 def parse_message(raw: bytes) -> EmailMessage:

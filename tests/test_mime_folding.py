@@ -1,0 +1,75 @@
+"""Writing a message folds each header object once (messages.pipeline.mime.
+FoldingOnce), and what it writes is what the email package writes."""
+
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+
+from messages.pipeline.mime import message_bytes, parse_message
+
+CORPUS = sorted((Path(__file__).resolve().parents[2] / "shared" / "corpus" / "mime").glob("*.txt"))
+
+# As the handlers add them: the list's headers, the same in every post, and
+# values long or non-ASCII enough to be folded and encoded.
+ADDED = {
+    "List-Id": "A list with a long description, long enough to be folded <ant.example.com>",
+    "List-Post": "<mailto:ant@example.com>",
+    "Subject": "[Ant] Réunion du comité: l'ordre du jour, les comptes de l'année et les élections du bureau",
+    "X-BeenThere": "ant@example.com",
+}
+
+
+def standard_bytes(raw: bytes, added: dict[str, str]) -> bytes:
+    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    for name, value in added.items():
+        del msg[name]
+        msg[name] = value
+    return msg.as_bytes(policy=policy.default.clone(linesep="\r\n"))
+
+
+def our_bytes(raw: bytes, added: dict[str, str]) -> bytes:
+    msg = parse_message(raw)
+    for name, value in added.items():
+        del msg[name]
+        msg[name] = value
+    return message_bytes(msg)
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=lambda path: path.stem)
+def test_a_message_is_written_as_the_email_package_writes_it(path):
+    raw = path.read_bytes()
+
+    # Twice: the second time the folded headers are the kept ones.
+    assert our_bytes(raw, ADDED) == standard_bytes(raw, ADDED)
+    assert our_bytes(raw, ADDED) == standard_bytes(raw, ADDED)
+
+
+def test_kept_folding_depends_on_the_line_ending():
+    msg = parse_message(b"Subject: x\r\n\r\nbody\r\n")
+    msg["List-Id"] = ADDED["List-Id"]
+
+    crlf = message_bytes(msg)
+    lf = msg.as_bytes(policy=msg.policy.clone(linesep="\n"))
+
+    assert b"\r\n" in crlf
+    assert b"\r\n" not in lf
+    assert lf.replace(b"\n", b"\r\n") == crlf
+
+
+def test_the_same_list_header_in_many_posts_is_folded_once(monkeypatch):
+    folded = []
+    fold_binary = policy.EmailPolicy.fold_binary
+
+    def counted(self, name, value):
+        folded.append(name)
+        return fold_binary(self, name, value)
+
+    monkeypatch.setattr(policy.EmailPolicy, "fold_binary", counted)
+    for number in range(3):
+        msg = parse_message(f"Subject: post {number}\r\n\r\nbody\r\n".encode())
+        msg["List-Id"] = "Folded once, long enough to be folded, and the same in every post <once.example.com>"
+        message_bytes(msg)
+
+    assert folded.count("List-Id") == 1
