@@ -73,3 +73,29 @@ def test_the_same_list_header_in_many_posts_is_folded_once(monkeypatch):
         message_bytes(msg)
 
     assert folded.count("List-Id") == 1
+
+
+def test_a_long_archive_permalink_is_written_as_it_is():
+    permalink = "<https://lists.example.com/lists/ant.example.com/archive/message/" + "A" * 52 + "/>"
+    msg = parse_message(b"Subject: x\r\n\r\nbody\r\n")
+    msg["Archived-At"] = permalink
+
+    assert f"\r\nArchived-At: {permalink}\r\n".encode() in message_bytes(msg)
+
+
+def test_a_list_of_uris_is_folded_between_them():
+    web = "<https://lists.example.com/lists/ant.example.com/unsubscribe/?a=1,2>"
+    msg = parse_message(b"Subject: x\r\n\r\nbody\r\n")
+    msg["List-Unsubscribe"] = f"<mailto:ant-leave@example.com>, {web}"
+
+    written = message_bytes(msg)
+
+    assert f"\r\nList-Unsubscribe: <mailto:ant-leave@example.com>,\r\n {web}\r\n".encode() in written
+    assert parse_message(written)["List-Unsubscribe"] == f"<mailto:ant-leave@example.com>, {web}"
+
+
+def test_a_uri_header_that_is_not_ascii_is_folded_as_any_other():
+    msg = parse_message(b"Subject: x\r\n\r\nbody\r\n")
+    msg["List-Post"] = "<mailto:fourmi@exämple.org>"
+
+    assert parse_message(message_bytes(msg))["List-Post"] == "<mailto:fourmi@exämple.org>"

@@ -9,7 +9,7 @@ reading with U+FFFD where bytes could not be decoded.
 import codecs
 import re
 from email.header import decode_header, make_header
-from email.headerregistry import BaseHeader, HeaderRegistry
+from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage, MIMEPart
 from email.parser import BytesParser
 from email.policy import EmailPolicy
@@ -30,6 +30,39 @@ class UnparseableMessage(ValueError):
     """The bytes could not be read as a message at all."""
 
 
+# Headers whose value is a list of <URI>s (RFC 2369 section 2, RFC 5064).
+URI_HEADERS = (
+    "list-help",
+    "list-owner",
+    "list-post",
+    "list-subscribe",
+    "list-unsubscribe",
+    "list-archive",
+    "archived-at",
+)
+BETWEEN_URIS = re.compile(r"(?<=>)[ \t]*,[ \t]*(?=<)")
+
+
+class URIListHeader(UnstructuredHeader):
+    """A header of <URI>s, folded only between them and never encoded.
+
+    The email package folds a long value with no space in it as encoded
+    words, which no mail reader takes for a URI: a long Archived-At came out
+    as "=?utf-8?q?=3Chttp=3A//...". A URI is ASCII (RFC 3986); a value
+    that is not is folded as any other header.
+    """
+
+    def fold(self, *, policy) -> str:
+        value = str(self)
+        if not value.isascii() or "\r" in value or "\n" in value:
+            return super().fold(policy=policy)
+        line = f"{self.name}: {value}"
+        if not policy.max_line_length or len(line) <= policy.max_line_length:
+            return line + policy.linesep
+        # RFC 2369 section 2: whitespace may go between the list's elements.
+        return f"{self.name}: " + f",{policy.linesep} ".join(BETWEEN_URIS.split(value)) + policy.linesep
+
+
 class ParsedHeaders(HeaderRegistry):
     """The email package's header registry, remembering the header objects
     it made last. EmailMessage parses a header anew each time it is read
@@ -39,6 +72,11 @@ class ParsedHeaders(HeaderRegistry):
 
     # Longer values (rare, perhaps hostile) are parsed each time, not kept.
     LONGEST_KEPT = 998
+
+    def __init__(self):
+        super().__init__()
+        for name in URI_HEADERS:
+            self.map_to_type(name, URIListHeader)
 
     def __call__(self, name: str, value):
         if type(value) is not str or len(value) > self.LONGEST_KEPT:
