@@ -8,8 +8,11 @@ nudge was lost).
 
 import hashlib
 import logging
+import queue
 import re
-from collections.abc import Sequence
+import threading
+import weakref
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from functools import cache, partial
 
@@ -30,9 +33,12 @@ MSG_ID = re.compile(r"<[^<>\s]*>")
 TEXT_LIMIT = InboundMessage._meta.get_field("message_id").max_length
 
 
-def store_inbound(mail_from: str, recipients: Sequence[Recipient], raw: bytes) -> list[InboundMessage]:
+def store_inbound(
+    mail_from: str, recipients: Sequence[Recipient], raw: bytes, *, nudge: Callable[[int], None] | None = None
+) -> list[InboundMessage]:
     """Store `raw` once for each recipient in one transaction; after the
-    commit, send each new row's id to the `process_inbound` actor.
+    commit, send each new row's id to the `process_inbound` actor (through
+    `nudge`, such as a QueueingThread's `put`, when given).
 
     `raw` is kept byte for byte. `mail_from` is the envelope sender, "" for
     the null reverse-path. Rows come back in the order of `recipients`.
@@ -78,7 +84,7 @@ def store_inbound(mail_from: str, recipients: Sequence[Recipient], raw: bytes) -
                 row.save()
     for row in rows:
         if row.status == InboundStatus.QUEUED:
-            transaction.on_commit(partial(_queue_for_processing, row.pk))
+            transaction.on_commit(partial(nudge or queue_for_processing, row.pk))
     return rows
 
 
@@ -191,10 +197,61 @@ def _take_turns_on(digest: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(digest)])
 
 
-def _queue_for_processing(inbound_id: int) -> None:
-    # The row is committed: a broker that is down only delays it, so the
-    # 250 stands and the sweeper sends the nudge again.
+def queue_for_processing(inbound_id: int) -> None:
+    """Send the stored message `inbound_id` to the `process_inbound` actor.
+
+    The row is committed: a broker that is down only delays it (logged, not
+    raised), so the 250 stands and the sweeper sends the nudge again."""
     try:
         process_inbound.send(inbound_id)
     except Exception:
         logger.exception("Could not queue inbound message #%s; the sweeper will queue it again", inbound_id)
+
+
+class QueueingThread:
+    """Sends the receiver's messages to the `process_inbound` actor from a
+    thread of its own, so that the MTA's 250 does not wait on the broker
+    (about 0.7 ms a message on Redis, a quarter of the receiver's time).
+
+    Nothing is lost with it: a message is stored before it is put here, and
+    a nudge that dies with the process is sent again by the sweeper, as when
+    the broker is down. `stop()` sends what is waiting first.
+    """
+
+    _running: "weakref.WeakSet[QueueingThread]" = weakref.WeakSet()
+
+    def __init__(self) -> None:
+        self._waiting: queue.Queue[int | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._send, name="inbound-queueing", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._running.add(self)
+
+    def put(self, inbound_id: int) -> None:
+        self._waiting.put(inbound_id)
+
+    def wait_until_sent(self) -> None:
+        self._waiting.join()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._waiting.put(None)
+        self._thread.join(timeout)
+        self._running.discard(self)
+
+    def _send(self) -> None:
+        while True:
+            inbound_id = self._waiting.get()
+            try:
+                if inbound_id is None:
+                    return
+                queue_for_processing(inbound_id)
+            finally:
+                self._waiting.task_done()
+
+
+def wait_until_queued() -> None:
+    """Return once every running QueueingThread has sent what it was given
+    (tests look in the broker's queue after the 250)."""
+    for sender in list(QueueingThread._running):
+        sender.wait_until_sent()

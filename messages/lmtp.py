@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from aiosmtpd.lmtp import LMTP
@@ -26,7 +27,7 @@ from django.db import connections
 
 from mailman_site.db_connections import job_finished, job_started, lost_while_idle
 from messages.addresses import Recipient, UnknownRecipient, resolve_recipient
-from messages.inbound import store_inbound
+from messages.inbound import QueueingThread, store_inbound
 from messages.lmtp_wire import DataTooLarge, read_data, simple_path
 from messages.models import InboundMessage, InboundStatus
 
@@ -145,8 +146,9 @@ class InboundEnvelope(Envelope):
 class InboundHandler:
     """aiosmtpd hooks: resolve RCPT TO, store after DATA."""
 
-    def __init__(self, database: DatabaseThreads):
+    def __init__(self, database: DatabaseThreads, queueing: QueueingThread):
         self.database = database
+        self.queueing = queueing
         self.recipients = RecipientCache()
         # Deliveries being stored now; a graceful stop waits for them.
         self.storing = 0
@@ -184,7 +186,9 @@ class InboundHandler:
         mail_from = "" if envelope.mail_from == "<>" else envelope.mail_from or ""
         self.storing += 1
         try:
-            rows = await self.database.run(store_inbound, mail_from, envelope.recipients, raw)
+            rows = await self.database.run(
+                partial(store_inbound, mail_from, envelope.recipients, raw, nudge=self.queueing.put)
+            )
         except Exception:
             self.recipients.clear()
             logger.exception(
@@ -316,6 +320,7 @@ class LMTPServer:
         self.grace = grace
         self.database_threads = database_threads
         self.database: DatabaseThreads | None = None
+        self.queueing: QueueingThread | None = None
         self.handler: InboundHandler | None = None
         self.hostname = socket.gethostname()
         self.channels: set[LMTPChannel] = set()
@@ -331,7 +336,9 @@ class LMTPServer:
         # to stop(), so a restarted server starts afresh.
         self.database = DatabaseThreads(self.database_threads)
         self.database.start()
-        self.handler = InboundHandler(self.database)
+        self.queueing = QueueingThread()
+        self.queueing.start()
+        self.handler = InboundHandler(self.database, self.queueing)
         self.loop = asyncio.new_event_loop()
         listening: concurrent.futures.Future = concurrent.futures.Future()
         self.thread = threading.Thread(target=self._run, args=(listening,), name="lmtp", daemon=True)
@@ -342,6 +349,7 @@ class LMTPServer:
             self.thread.join()
             self.thread = None
             self.database.stop()
+            self.queueing.stop()
             raise
         logger.info("LMTP receiver listening on %s:%s", self.host, self.port)
 
@@ -352,6 +360,8 @@ class LMTPServer:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join()
         self.database.stop()
+        # After the stores: what they committed is sent before the receiver stops.
+        self.queueing.stop()
         self.thread = None
         logger.info("LMTP receiver stopped")
 

@@ -17,6 +17,7 @@ from django.db import connections
 from dramatiq import Message
 from dramatiq.brokers.stub import StubBroker
 
+from messages.inbound import wait_until_queued
 from messages.lmtp import LMTPServer
 from messages.tasks import process_inbound
 
@@ -70,7 +71,9 @@ def as_mta_sends(raw: bytes) -> bytes:
 
 
 def queued_ids(broker: StubBroker) -> list[int]:
-    """The inbound ids sent to the process_inbound actor, oldest first."""
+    """The inbound ids sent to the process_inbound actor, oldest first, once
+    the receiver has sent every nudge it was given (it sends them after the 250)."""
+    wait_until_queued()
     return [Message.decode(data).args[0] for data in list(broker.queues["inbound"].queue)]
 
 

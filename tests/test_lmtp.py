@@ -2,6 +2,8 @@
 LMTP client, as the site's MTA speaks to it."""
 
 import hashlib
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -213,9 +215,39 @@ def test_a_broker_failure_after_the_commit_still_gets_250(mlist, lmtp, inbound_q
     delivery = deliver(lmtp, ["ant@example.com"], make_message())
 
     assert delivery.data_codes == [250]
+    assert queued_ids(inbound_queue) == []
     row = InboundMessage.objects.get()
     assert row.status == InboundStatus.QUEUED  # the sweeper will queue it again
     assert f"Could not queue inbound message #{row.pk}" in caplog.text
+
+
+def test_the_250_does_not_wait_on_the_broker(mlist, lmtp, inbound_queue, monkeypatch):
+    broker_slow = threading.Event()
+    enqueue = inbound_queue.enqueue
+
+    def slow_enqueue(message, *, delay=None):
+        broker_slow.wait(10)
+        return enqueue(message, delay=delay)
+
+    monkeypatch.setattr(inbound_queue, "enqueue", slow_enqueue)
+
+    delivery = deliver(lmtp, ["ant@example.com"], make_message())
+
+    assert delivery.data_codes == [250]
+    assert list(inbound_queue.queues["inbound"].queue) == []
+    broker_slow.set()
+    assert queued_ids(inbound_queue) == [InboundMessage.objects.get().pk]
+
+
+def test_stopping_sends_what_was_stored_to_the_broker_first(mlist, transactional_db, inbound_queue, monkeypatch):
+    enqueue = inbound_queue.enqueue
+    monkeypatch.setattr(inbound_queue, "enqueue", lambda message, *, delay=None: time.sleep(0.2) or enqueue(message))
+    with running_lmtp_server() as server, connected(server) as client:
+        for number in range(3):
+            assert deliver(client, ["ant@example.com"], make_message(f"<m{number}@example.org>")).data_codes == [250]
+
+    # No waiting here: the server's stop sent them.
+    assert len(inbound_queue.queues["inbound"].queue) == 3
 
 
 HOSTILE = {
