@@ -3,7 +3,6 @@ password reset, more addresses; confirmed emails become verified Addresses."""
 
 import email
 import re
-import socket
 from urllib.parse import urlsplit
 
 import pytest
@@ -15,6 +14,7 @@ from django.urls import reverse
 
 from members.models import Address
 from members.services import subscribe, verify_address
+from tests.lmtp_client import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -232,9 +232,7 @@ class CollectingHandler:
 
 @pytest.fixture
 def smtp_server():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     handler = CollectingHandler()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()

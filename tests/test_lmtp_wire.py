@@ -13,6 +13,7 @@ from aiosmtpd.smtp import SMTP
 
 from messages.lmtp import LMTPChannel
 from messages.lmtp_wire import simple_path
+from tests.lmtp_client import free_port
 
 LIMIT = 2_000
 
@@ -48,9 +49,7 @@ class OurLMTP(Controller):
 @contextmanager
 def serving(controller_class):
     recorder = Recorder()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     controller = controller_class(recorder, hostname="127.0.0.1", port=port)
     controller.start()
     try:
