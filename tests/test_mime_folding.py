@@ -1,5 +1,6 @@
 """Writing a message folds each header object once (messages.pipeline.mime.
-FoldingOnce), and what it writes is what the email package writes."""
+FoldingOnce), a kind of header has one class (ParsedHeaders), and what it
+writes is what the email package writes."""
 
 from email import policy
 from email.parser import BytesParser
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from messages.pipeline.mime import message_bytes, parse_message
+from messages.pipeline.mime import POLICY, message_bytes, parse_message
 
 CORPUS = sorted((Path(__file__).resolve().parents[2] / "shared" / "corpus" / "mime").glob("*.txt"))
 
@@ -99,3 +100,21 @@ def test_a_uri_header_that_is_not_ascii_is_folded_as_any_other():
     msg["List-Post"] = "<mailto:fourmi@exämple.org>"
 
     assert parse_message(message_bytes(msg))["List-Post"] == "<mailto:fourmi@exämple.org>"
+
+
+def test_the_class_of_a_kind_of_header_is_made_once_whatever_its_name():
+    registry = POLICY.header_factory
+
+    assert registry["Subject"] is registry["subject"]
+    assert registry["X-First"] is registry["X-Second"]
+    assert registry["Subject"] is not registry["X-First"]
+    assert registry["List-Id"] is not registry["List-Post"]
+
+
+def test_headers_that_may_appear_once_still_may_appear_once():
+    msg = parse_message(b"Subject: one\r\nX-Note: a\r\n\r\nbody\r\n")
+    msg["X-Note"] = "b"
+
+    with pytest.raises(ValueError, match="Subject"):
+        msg["Subject"] = "two"
+    assert msg.get_all("X-Note") == ["a", "b"]

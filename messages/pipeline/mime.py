@@ -77,6 +77,22 @@ class ParsedHeaders(HeaderRegistry):
         super().__init__()
         for name in URI_HEADERS:
             self.map_to_type(name, URIListHeader)
+        self._classes: dict[type, type] = {}
+
+    def map_to_type(self, name: str, cls: type) -> None:
+        super().map_to_type(name, cls)
+        self._classes = {}
+
+    def __getitem__(self, name: str) -> type:
+        # The email package makes a new class each time (with type()), and asks
+        # for one at every header set, only to read its max_count. One class per
+        # kind of header serves: it depends only on the registry's entry, which
+        # also bounds how many are kept whatever names a message brings.
+        kind = self.registry.get(name.lower(), self.default_class)
+        made = self._classes.get(kind)
+        if made is None:
+            made = self._classes[kind] = super().__getitem__(name)
+        return made
 
     def __call__(self, name: str, value):
         if type(value) is not str or len(value) > self.LONGEST_KEPT:
