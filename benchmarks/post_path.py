@@ -13,7 +13,9 @@ statements each step sends (counted on the second post, whose statements
 are listed with `--show-sql`; the first warms the process up, which then
 keeps the list's configuration: messages/list_configuration.py) and the
 CPU milliseconds of this process per post and step (`time.process_time`, so the database's own work is not in
-it). Unlike ingest.py it needs no quiet machine to compare two versions
+it) and, on PostgreSQL, of the connection's server process
+(`database_cpu_ms_per_post`, read from /proc: clock ticks, so a mean over
+many posts). Unlike ingest.py it needs no quiet machine to compare two versions
 of the code: the statements are exact, and CPU time is less disturbed by
 other work than throughput.
 """
@@ -23,6 +25,7 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import harness
@@ -70,19 +73,24 @@ def child(posts: int, show_sql: bool) -> dict:
     for name, captured in zip(steps, (stored, processed, sent), strict=True):
         steps[name] = [query["sql"] for query in captured.captured_queries]
     cpu = dict.fromkeys(steps, 0.0)
+    database_cpu = dict.fromkeys(steps, 0.0)
+    server = database_server_cpu(connection)
     for raw in messages[2:]:
-        began = time.process_time()
+        began, server_began = time.process_time(), server()
         row = store_inbound(sender, [recipient], raw)[0]
-        stored_at = time.process_time()
+        stored_at, server_stored_at = time.process_time(), server()
         process_inbound_message(row.pk)
-        processed_at = time.process_time()
+        processed_at, server_processed_at = time.process_time(), server()
         ids = batches(row.pk)
-        listed_at = time.process_time()
+        listed_at, server_listed_at = time.process_time(), server()
         for batch_id in ids:
             send_batch(batch_id)
         cpu["store"] += stored_at - began
         cpu["process"] += processed_at - stored_at
         cpu["send"] += time.process_time() - listed_at
+        database_cpu["store"] += server_stored_at - server_began
+        database_cpu["process"] += server_processed_at - server_stored_at
+        database_cpu["send"] += server() - server_listed_at
     accepted = InboundMessage.objects.filter(rcpt_to=LIST, status=InboundStatus.ACCEPTED).count()
     result = {
         "posts": posts,
@@ -91,9 +99,30 @@ def child(posts: int, show_sql: bool) -> dict:
         "cpu_ms_per_post": {name: round(1000 * seconds / posts, 2) for name, seconds in cpu.items()},
     }
     result["cpu_ms_per_post"]["total"] = round(sum(result["cpu_ms_per_post"].values()), 2)
+    if connection.vendor == "postgresql":
+        result["database_cpu_ms_per_post"] = {name: round(1000 * s / posts, 2) for name, s in database_cpu.items()}
+        result["database_cpu_ms_per_post"]["total"] = round(sum(result["database_cpu_ms_per_post"].values()), 2)
     if show_sql:
         result["sql"] = steps
     return result
+
+
+def database_server_cpu(connection) -> Callable[[], float]:
+    """A clock of the CPU seconds of this connection's PostgreSQL backend
+    process (on this machine: the benchmark runs on loopback), or of nothing."""
+    if connection.vendor != "postgresql":
+        return lambda: 0.0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        stat = Path(f"/proc/{cursor.fetchone()[0]}/stat")
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def seconds() -> float:
+        # utime and stime, after the command name (which may hold spaces).
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    return seconds
 
 
 def run_setup(setup: str, args) -> dict:

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from lists.models import Domain, MailingList
 from messages import moderation, nudges
+from messages.inbound import GROUP_SIZE
 from messages.list_configuration import configuration_for, current_stamp
 from messages.models import ConfigurationStamp, Destination, InboundMessage, InboundStatus
 from messages.outgoing import (
@@ -52,9 +53,6 @@ CLAIM_LEASE = timedelta(minutes=10)
 TEMPORARY_FAILURE_ATTEMPTS = 10
 # Frames of the traceback kept with a parked message.
 ERROR_FRAMES = 6
-# Posts to one list that one actor call processes at most: under load posts
-# queue up, and a group shares its claim and its broker messages.
-GROUP_SIZE = 16
 # A group takes no further post after this long and puts the rest back in
 # the queue, well within the actor's time limit (a post may wait on SMTP
 # for a notice, with a timeout of its own).
@@ -66,7 +64,7 @@ class ListGone(Exception):
         super().__init__(f"The list {inbound.rcpt_to} no longer exists")
 
 
-def process_inbound_message(inbound_id: int) -> None:
+def process_inbound_message(inbound_id: int, list_id: int | None = None) -> None:
     """Process the inbound message `inbound_id` once and, when it is a post,
     up to GROUP_SIZE - 1 other posts to its list waiting in the queue.
 
@@ -80,12 +78,22 @@ def process_inbound_message(inbound_id: int) -> None:
     the group (messages.nudges). Errors are kept with the message they
     belong to, never raised, and the group goes on (see the module's
     docstring).
+
+    With `list_id`, the receiver's nudge for the posts to that list that
+    came at about the same time (messages.inbound.QueueingThread): when
+    `inbound_id` is taken, up to GROUP_SIZE of the list's queued posts are,
+    so that each nudge takes its share of them.
     """
     inbound = claim(inbound_id)
     if inbound is None:
+        group = claim_queued_posts(list_id, GROUP_SIZE)
+    elif inbound.destination == Destination.POST and inbound.mailing_list is not None:
+        group = [inbound, *claim_queued_posts(inbound.mailing_list_id, GROUP_SIZE - 1, inbound.mailing_list)]
+    else:
+        group = [inbound]
+    if not group:
         logger.info("Inbound message %s is not waiting to be processed; skipped", inbound_id)
         return
-    group = [inbound, *claim_queued_posts(inbound, GROUP_SIZE - 1)]
     started = time.monotonic()
     with nudges.grouped():
         for number, claimed in enumerate(group):
@@ -217,15 +225,16 @@ def claim_queued_sql() -> str:
     return claim.format(waiting=f"IN ({waiting})", returning=INBOUND.names)
 
 
-def claim_queued_posts(first: InboundMessage, limit: int) -> list[InboundMessage]:
-    """Up to `limit` posts to the list of the claimed post `first`, queued
-    since the receiver stored them, claimed in one statement (as `claim`
-    does, with the configuration stamp read then), oldest first."""
-    if first.destination != Destination.POST or first.mailing_list is None or limit <= 0:
+def claim_queued_posts(list_id: int | None, limit: int, mlist: MailingList | None = None) -> list[InboundMessage]:
+    """Up to `limit` posts to the list `list_id` (its row `mlist` when the
+    caller has it), queued since the receiver stored them, claimed in one
+    statement (as `claim` does, with the configuration stamp read then),
+    oldest first."""
+    if list_id is None or limit <= 0:
         return []
     now = timezone.now()
     params = {
-        "list": first.mailing_list_id,
+        "list": list_id,
         "post": Destination.POST.value,
         "limit": limit,
         "until": now + CLAIM_LEASE,
@@ -241,10 +250,13 @@ def claim_queued_posts(first: InboundMessage, limit: int) -> list[InboundMessage
         stamp = rows[0][-1]
     else:
         stamp = ConfigurationStamp.objects.values_list("stamp", flat=True).first()
+    if mlist is None:
+        # Deleted since the claim, its posts are parked: see mailing_list_of.
+        mlist = MailingList.objects.select_related("domain").filter(pk=list_id).first()
     claimed = sorted((INBOUND.load(row) for row in rows), key=lambda inbound: (inbound.received_at, inbound.pk))
     for inbound in claimed:
         # One list, one row: the group shares it, as it shares the list's row lock in turn.
-        inbound.mailing_list = first.mailing_list
+        inbound.mailing_list = mlist
         inbound.configuration_stamp = stamp
     return claimed
 

@@ -11,6 +11,7 @@ import logging
 import queue
 import re
 import threading
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -19,7 +20,7 @@ from functools import cache, partial
 from django.db import connection, transaction
 
 from messages.addresses import Recipient
-from messages.models import InboundMessage, InboundStatus
+from messages.models import Destination, InboundMessage, InboundStatus
 from messages.rows import client_side_binding, insert_fields, insert_params, mark_saved
 from messages.tasks import process_inbound
 
@@ -34,11 +35,16 @@ TEXT_LIMIT = InboundMessage._meta.get_field("message_id").max_length
 
 
 def store_inbound(
-    mail_from: str, recipients: Sequence[Recipient], raw: bytes, *, nudge: Callable[[int], None] | None = None
+    mail_from: str,
+    recipients: Sequence[Recipient],
+    raw: bytes,
+    *,
+    nudge: Callable[[int, int | None], None] | None = None,
 ) -> list[InboundMessage]:
     """Store `raw` once for each recipient in one transaction; after the
-    commit, send each new row's id to the `process_inbound` actor (through
-    `nudge`, such as a QueueingThread's `put`, when given).
+    commit, send each new row's id (and a post's list) to the
+    `process_inbound` actor (through `nudge`, such as a QueueingThread's
+    `put`, when given).
 
     `raw` is kept byte for byte. `mail_from` is the envelope sender, "" for
     the null reverse-path. Rows come back in the order of `recipients`.
@@ -84,7 +90,9 @@ def store_inbound(
                 row.save()
     for row in rows:
         if row.status == InboundStatus.QUEUED:
-            transaction.on_commit(partial(nudge or queue_for_processing, row.pk))
+            # A post's nudge names its list: any queued post of the list will do.
+            list_id = row.mailing_list_id if row.destination == Destination.POST else None
+            transaction.on_commit(partial(nudge or queue_for_processing, row.pk, list_id))
     return rows
 
 
@@ -197,21 +205,36 @@ def _take_turns_on(digest: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(digest)])
 
 
-def queue_for_processing(inbound_id: int) -> None:
-    """Send the stored message `inbound_id` to the `process_inbound` actor.
+def queue_for_processing(inbound_id: int, list_id: int | None = None) -> None:
+    """Send the stored message `inbound_id` to the `process_inbound` actor
+    (with `list_id` for a post: see messages.dispatch).
 
     The row is committed: a broker that is down only delays it (logged, not
     raised), so the 250 stands and the sweeper sends the nudge again."""
     try:
-        process_inbound.send(inbound_id)
+        process_inbound.send(inbound_id, list_id)
     except Exception:
         logger.exception("Could not queue inbound message #%s; the sweeper will queue it again", inbound_id)
+
+
+# Posts to one list that one actor call processes at most (messages.dispatch):
+# under load posts queue up, and a group shares its claim and its broker messages.
+GROUP_SIZE = 16
+# A list's posts get one nudge in this many seconds at most; those that
+# come meanwhile wait for the next one, and go in one nudge a GROUP_SIZE.
+# A nudge makes a worker take a group of the list's queued posts, so one a
+# post was mostly taken by a worker only to find its post in another's
+# group. One post at a time still goes out at once.
+NUDGE_INTERVAL = 0.02
 
 
 class QueueingThread:
     """Sends the receiver's messages to the `process_inbound` actor from a
     thread of its own, so that the MTA's 250 does not wait on the broker
-    (about 0.7 ms a message on Redis, a quarter of the receiver's time).
+    (about 0.7 ms a message on Redis, a quarter of the receiver's time),
+    and a list's posts in one nudge every NUDGE_INTERVAL at most (one per
+    GROUP_SIZE posts): each worker that takes one then has posts to
+    process.
 
     Nothing is lost with it: a message is stored before it is put here, and
     a nudge that dies with the process is sent again by the sweeper, as when
@@ -220,16 +243,20 @@ class QueueingThread:
 
     _running: "weakref.WeakSet[QueueingThread]" = weakref.WeakSet()
 
-    def __init__(self) -> None:
-        self._waiting: queue.Queue[int | None] = queue.Queue()
+    def __init__(self, interval: float = NUDGE_INTERVAL) -> None:
+        self._interval = interval
+        self._waiting: queue.Queue[tuple[int, int | None] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._send, name="inbound-queueing", daemon=True)
+        # By list: the posts waiting for the next nudge, and when the last went out.
+        self._held: dict[int, list[int]] = {}
+        self._last_nudged: dict[int, float] = {}
 
     def start(self) -> None:
         self._thread.start()
         self._running.add(self)
 
-    def put(self, inbound_id: int) -> None:
-        self._waiting.put(inbound_id)
+    def put(self, inbound_id: int, list_id: int | None = None) -> None:
+        self._waiting.put((inbound_id, list_id))
 
     def wait_until_sent(self) -> None:
         self._waiting.join()
@@ -241,13 +268,46 @@ class QueueingThread:
 
     def _send(self) -> None:
         while True:
-            inbound_id = self._waiting.get()
             try:
-                if inbound_id is None:
-                    return
-                queue_for_processing(inbound_id)
-            finally:
+                item = self._waiting.get(timeout=self._until_next_due())
+            except queue.Empty:
+                self._send_due(time.monotonic())
+                continue
+            if item is None:
+                self._send_due(float("inf"))
                 self._waiting.task_done()
+                return
+            inbound_id, list_id = item
+            now = time.monotonic()
+            if list_id is None:
+                queue_for_processing(inbound_id)
+                self._waiting.task_done()
+            elif list_id in self._held or now - self._last_nudged.get(list_id, -self._interval) < self._interval:
+                self._held.setdefault(list_id, []).append(inbound_id)
+            else:
+                self._nudge(list_id, [inbound_id], now)
+            self._send_due(now)
+
+    def _until_next_due(self) -> float | None:
+        if not self._held:
+            return None
+        due = min(self._last_nudged[list_id] for list_id in self._held) + self._interval
+        return max(0.0, due - time.monotonic())
+
+    def _send_due(self, now: float) -> None:
+        for list_id in [list_id for list_id in self._held if now - self._last_nudged[list_id] >= self._interval]:
+            self._nudge(list_id, self._held.pop(list_id), now)
+        if len(self._last_nudged) > 1024:
+            # Forget the lists no nudge went to lately.
+            recent = {list_id for list_id, at in self._last_nudged.items() if now - at < self._interval}
+            self._last_nudged = {list_id: self._last_nudged[list_id] for list_id in recent | self._held.keys()}
+
+    def _nudge(self, list_id: int, inbound_ids: list[int], now: float) -> None:
+        for start in range(0, len(inbound_ids), GROUP_SIZE):
+            queue_for_processing(inbound_ids[start], list_id)
+        self._last_nudged[list_id] = now
+        for _ in inbound_ids:
+            self._waiting.task_done()
 
 
 def wait_until_queued() -> None:

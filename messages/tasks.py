@@ -11,10 +11,12 @@ COMMON = {"max_retries": 3, "min_backoff": 1_000, "max_backoff": 30_000, "max_ag
 
 
 @dramatiq.actor(queue_name="inbound", time_limit=300_000, **COMMON)
-def process_inbound(inbound_id: int) -> None:
+def process_inbound(inbound_id: int, list_id: int | None = None) -> None:
+    """Process the inbound message `inbound_id`; with `list_id` (a post's),
+    queued posts of that list when it is taken already."""
     from messages.dispatch import process_inbound_message
 
-    process_inbound_message(inbound_id)
+    process_inbound_message(inbound_id, list_id)
 
 
 @dramatiq.actor(queue_name="delivery", time_limit=600_000, **COMMON)

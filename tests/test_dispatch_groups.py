@@ -105,6 +105,26 @@ def test_a_group_that_runs_long_puts_its_other_posts_back_in_the_queue(mlist, me
     assert queued_ids(inbound_queue) == [row.pk for row in queued[1:]]
 
 
+def test_a_nudge_whose_post_another_group_took_takes_the_lists_queued_posts(mlist, member):
+    queued = [receive(mlist, compose()) for _ in range(3)]
+    # Another worker's group took the first post and is still at it.
+    InboundMessage.objects.filter(pk=queued[0].pk).update(status=InboundStatus.PROCESSING)
+
+    process_inbound_message(queued[0].pk, mlist.pk)
+
+    assert statuses(queued) == [InboundStatus.PROCESSING, InboundStatus.ACCEPTED, InboundStatus.ACCEPTED]
+    assert [post.inbound_id for post in Post.objects.order_by("sequence")] == [row.pk for row in queued[1:]]
+
+
+def test_a_nudge_for_a_list_takes_at_most_a_group_of_its_queued_posts(mlist, member):
+    queued = [receive(mlist, compose()) for _ in range(GROUP_SIZE + 1)]
+    InboundMessage.objects.filter(pk=queued[0].pk).update(status=InboundStatus.PROCESSING)
+
+    process_inbound_message(queued[0].pk, mlist.pk)
+
+    assert statuses(queued[1:]) == [InboundStatus.ACCEPTED] * GROUP_SIZE
+
+
 def test_a_group_leaves_other_lists_and_other_destinations_to_their_own_actors(mlist, member):
     other = create_list("bee@example.com")
     first = receive(mlist, compose())
