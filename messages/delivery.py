@@ -34,7 +34,7 @@ from messages.dkim_signing import signer_for
 from messages.handlers.dmarc import delivered_copy
 from messages.models import BatchStatus, DeliveryBatch, Post
 from messages.personalize import Personalizer
-from messages.rows import Columns, insert_fields, insert_params, mark_saved
+from messages.rows import Columns, insert_fields, insert_params
 from messages.smtp_client import Envelope, Reply, SMTPConnectError, TransactionResult, wire_data
 
 logger = logging.getLogger(__name__)
@@ -109,6 +109,10 @@ def enqueue_post(post: Post) -> int:
     once the caller's transaction commits, send one deliver_batch message per
     batch. Returns the number of recipients. Call it inside the transaction
     that accepts the post."""
+    if connection.vendor == "postgresql":
+        batch_ids = store_snapshot_batches(post)
+        nudges.deliver_after_commit(batch_ids)
+        return post.recipient_count
     emails = recipient_snapshot(post.mailing_list, post.sender)
     size = settings.DELIVERY_BATCH_SIZE
     now = timezone.now()
@@ -117,42 +121,71 @@ def enqueue_post(post: Post) -> int:
         for chunk in (emails[start : start + size] for start in range(0, len(emails), size))
     ]
     post.recipient_count = len(emails)
-    if connection.vendor == "postgresql":
-        batch_ids = store_batches_returning(post, batches)
-    else:
-        # No savepoint: inside the caller's transaction a failure here fails the
-        # whole acceptance anyway, and a savepoint costs two round trips.
-        with transaction.atomic(savepoint=False):
-            DeliveryBatch.objects.bulk_create(batches)
-            post.save(update_fields=["recipient_count"])
-        batch_ids = [batch.pk for batch in batches]
-    nudges.deliver_after_commit(batch_ids)
+    # No savepoint: inside the caller's transaction a failure here fails the
+    # whole acceptance anyway, and a savepoint costs two round trips.
+    with transaction.atomic(savepoint=False):
+        DeliveryBatch.objects.bulk_create(batches)
+        post.save(update_fields=["recipient_count"])
+    nudges.deliver_after_commit([batch.pk for batch in batches])
     return len(emails)
 
 
-def store_batches_returning(post: Post, batches: list[DeliveryBatch]) -> list[int]:
-    """Insert `batches` and store the post's recipient count in one
-    statement; returns the batches' ids, in order."""
-    table = connection.ops.quote_name(DeliveryBatch._meta.db_table)
-    posts = connection.ops.quote_name(Post._meta.db_table)
-    count = f"UPDATE {posts} SET recipient_count = %s WHERE id = %s"  # noqa: S608
+def store_snapshot_batches(post: Post) -> list[int]:
+    """`enqueue_post`'s snapshot and batches in one statement on
+    PostgreSQL: the recipients that recipient_snapshot() reads, grouped by
+    domain and cut into batches of DELIVERY_BATCH_SIZE by the server, stored
+    with the post's recipient count (also set on `post`). Returns the
+    batches' ids, in order."""
+    now = timezone.now()
+    template = DeliveryBatch(post=post, recipients="", recipient_count=0, next_attempt_at=now)
+    params = [
+        post.mailing_list_id,
+        Role.MEMBER.value,
+        DeliveryStatus.ENABLED.value,
+        DeliveryMode.REGULAR.value,
+        False,
+        post.sender,
+        settings.DELIVERY_BATCH_SIZE,
+        post.pk,
+        *insert_params(template, snapshot_batch_fields()),
+    ]
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        if not batches:
-            cursor.execute(count, [post.recipient_count, post.pk])
-            return []
-        fields = insert_fields(DeliveryBatch)
-        columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-        cursor.execute(
-            f"WITH counted AS ({count}) INSERT INTO {table} ({columns}) VALUES "  # noqa: S608
-            + ", ".join([row] * len(batches))
-            + " RETURNING id",
-            [post.recipient_count, post.pk, *(value for batch in batches for value in insert_params(batch, fields))],
-        )
-        ids = [pk for (pk,) in cursor.fetchall()]
-    for batch, pk in zip(batches, ids, strict=True):
-        mark_saved(batch, pk)
-    return ids
+        cursor.execute(snapshot_batches_sql(), params)
+        rows = cursor.fetchall()
+    post.recipient_count = sum(count for _, count in rows)
+    return sorted(pk for pk, _ in rows)
+
+
+@cache
+def snapshot_batch_fields() -> list:
+    """The DeliveryBatch columns snapshot_batches_sql() takes as parameters (all but those it computes)."""
+    computed = {"post", "recipients", "recipient_count"}
+    return [field for field in insert_fields(DeliveryBatch) if field.name not in computed]
+
+
+@cache
+def snapshot_batches_sql() -> str:
+    """store_snapshot_batches' statement. Parameters: as snapshot_sql(True)'s,
+    the batch size, the post's id, then the other columns' values."""
+    quote = connection.ops.quote_name
+    fields = insert_fields(DeliveryBatch)
+    given = {field.name for field in snapshot_batch_fields()}
+    computed = {"post": "counted.id", "recipients": "batched.recipients", "recipient_count": "batched.size"}
+    values = ", ".join("%s" if field.name in given else computed[field.name] for field in fields)
+    # Numbered by domain (after the last "@"), then address: grouped by domain as recipient_snapshot() sorts them.
+    numbered = (
+        "SELECT email, row_number() OVER (ORDER BY substring(email from '[^@]*$'), email) - 1 AS n"
+        f" FROM ({snapshot_sql(True)}) snapshot"
+    )
+    return (
+        f"WITH recipients AS ({numbered}),"  # noqa: S608
+        " batched AS (SELECT n / %s AS number, string_agg(email, E'\\n' ORDER BY n) AS recipients,"
+        " count(*) AS size FROM recipients GROUP BY 1),"
+        f" counted AS (UPDATE {quote(Post._meta.db_table)} SET recipient_count = (SELECT count(*) FROM recipients)"
+        " WHERE id = %s RETURNING id)"
+        f" INSERT INTO {quote(DeliveryBatch._meta.db_table)} ({', '.join(quote(field.column) for field in fields)})"
+        f" SELECT {values} FROM batched, counted ORDER BY batched.number RETURNING id, recipient_count"
+    )
 
 
 def nudge(batch_ids: list[int]) -> int:

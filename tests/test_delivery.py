@@ -84,6 +84,31 @@ def test_enqueue_snapshots_enabled_regular_members_in_one_query(mlist, settings,
     assert delivery_queue_ids() == [b.pk for b in batches]
 
 
+def test_batches_group_the_recipients_by_domain_for_the_mta(mlist, settings):
+    settings.DELIVERY_BATCH_SIZE = 4
+    emails = [f"{name}@{domain}" for name in ("ann", "bob", "cy") for domain in ("b.example", "a.example", "c.example")]
+    for email in emails:
+        subscribe(mlist, email)
+    post = make_post(mlist)
+
+    assert enqueue_post(post) == 9
+
+    addressed = [email for batch in post.batches.order_by("pk") for email in batch.recipient_list]
+    domains = [email.rpartition("@")[2] for email in addressed]
+    assert sorted(addressed) == sorted(emails)
+    assert domains == sorted(domains)
+    assert [batch.recipient_count for batch in post.batches.order_by("pk")] == [4, 4, 1]
+
+
+def test_a_list_without_recipients_stores_no_batch(mlist):
+    post = make_post(mlist)
+
+    assert enqueue_post(post) == 0
+
+    assert not post.batches.exists()
+    assert Post.objects.get(pk=post.pk).recipient_count == 0
+
+
 def test_nothing_is_sent_to_the_broker_before_commit(mlist, django_capture_on_commit_callbacks):
     subscribe_many(mlist, 3)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
