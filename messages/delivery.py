@@ -174,7 +174,7 @@ def snapshot_batches_sql() -> str:
     values = ", ".join("%s" if field.name in given else computed[field.name] for field in fields)
     # Numbered by domain (after the last "@"), then address: grouped by domain as recipient_snapshot() sorts them.
     numbered = (
-        "SELECT email, row_number() OVER (ORDER BY substring(email from '[^@]*$'), email) - 1 AS n"
+        "SELECT email, row_number() OVER (ORDER BY substring(email from '[^@]*$'), email) - 1 AS n"  # noqa: S608
         f" FROM ({snapshot_sql(True)}) snapshot"
     )
     return (

@@ -87,14 +87,14 @@ def test_enqueue_snapshots_enabled_regular_members_in_one_query(mlist, settings,
 def test_batches_group_the_recipients_by_domain_for_the_mta(mlist, settings):
     settings.DELIVERY_BATCH_SIZE = 4
     emails = [f"{name}@{domain}" for name in ("ann", "bob", "cy") for domain in ("b.example", "a.example", "c.example")]
-    for email in emails:
-        subscribe(mlist, email)
+    for address in emails:
+        subscribe(mlist, address)
     post = make_post(mlist)
 
     assert enqueue_post(post) == 9
 
-    addressed = [email for batch in post.batches.order_by("pk") for email in batch.recipient_list]
-    domains = [email.rpartition("@")[2] for email in addressed]
+    addressed = [address for batch in post.batches.order_by("pk") for address in batch.recipient_list]
+    domains = [address.rpartition("@")[2] for address in addressed]
     assert sorted(addressed) == sorted(emails)
     assert domains == sorted(domains)
     assert [batch.recipient_count for batch in post.batches.order_by("pk")] == [4, 4, 1]
