@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from lists.models import Domain, MailingList
 from messages import moderation, nudges
-from messages.inbound import GROUP_SIZE
+from messages.inbound import GROUP_SIZE, outcome_sql
 from messages.list_configuration import configuration_for, current_stamp
 from messages.models import ConfigurationStamp, Destination, InboundMessage, InboundStatus
 from messages.outgoing import (
@@ -267,16 +267,10 @@ def finish(inbound: InboundMessage, status: str, note: str = "") -> None:
     # Every post takes this step: plain SQL, not an UPDATE the ORM compiles each time.
     with connection.cursor() as cursor:
         cursor.execute(
-            finish_sql(),
+            outcome_sql(),
             [str(status), note, connection.ops.adapt_datetimefield_value(timezone.now()), inbound.pk, "processing"],
         )
     inbound.status = status
-
-
-@cache
-def finish_sql() -> str:
-    table = connection.ops.quote_name(InboundMessage._meta.db_table)
-    return f"UPDATE {table} SET status = %s, error = %s, processed_at = %s WHERE id = %s AND status = %s"  # noqa: S608
 
 
 def park(inbound: InboundMessage, exc: BaseException) -> None:
@@ -346,10 +340,14 @@ def process_post(inbound: InboundMessage, *, approved: bool = False) -> PostStat
 def accept(inbound: InboundMessage, mlist: MailingList, msg: EmailMessage, state: PostState) -> None:
     try:
         with transaction.atomic():
-            # Marked first: from the post number on (to-archive) the list's row
-            # stays locked until the commit and other posts to the list wait.
-            finish(inbound, InboundStatus.ACCEPTED)
+            # Marked accepted in the statement that stores the post (to-archive,
+            # messages.pipeline.numbering), one round trip less while the list's
+            # row is locked; else here, once the handlers ran.
+            state.inbound_to_finish = inbound.pk
             run_handlers(mlist, msg, state)
+            if state.inbound_to_finish is not None:
+                finish(inbound, InboundStatus.ACCEPTED)
+            inbound.status = InboundStatus.ACCEPTED
     except PostEnded as ended:
         # Rolled back, the row is processing again and no post was stored.
         end_post(inbound, mlist, state, ended)

@@ -96,6 +96,15 @@ def store_inbound(
     return rows
 
 
+@cache
+def outcome_sql() -> str:
+    """UPDATE recording how processing an inbound message ended. Parameters:
+    the status, the note for admins, the time, the row's id, and the status
+    it must still have ("processing": the claim is ours)."""
+    table = connection.ops.quote_name(InboundMessage._meta.db_table)
+    return f"UPDATE {table} SET status = %s, error = %s, processed_at = %s WHERE id = %s AND status = %s"  # noqa: S608
+
+
 def parse_message_id(raw: bytes) -> str:
     """The Message-ID of `raw` with its angle brackets ("<id@host>"), or ""
     when there is none. Never raises, whatever the bytes."""

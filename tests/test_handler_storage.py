@@ -1,7 +1,8 @@
 """to-archive stores the post under the list's next number; to-outgoing hands it to delivery."""
 
 from members.services import subscribe
-from messages.models import DeliveryBatch, Post
+from messages.models import DeliveryBatch, InboundStatus, Post
+from messages.pipeline import registry
 from messages.pipeline.mime import parse_message
 from tests.inbound_mail import compose, deliver
 
@@ -43,3 +44,24 @@ def test_the_post_goes_to_delivery_for_every_member(mlist, member):
         "member@example.org",
         "worker@example.net",
     ]
+
+
+def test_the_post_is_stored_and_its_inbound_row_marked_accepted_together(mlist, member):
+    inbound = deliver(mlist, compose())
+
+    inbound.refresh_from_db()
+    assert (inbound.status, inbound.error) == (InboundStatus.ACCEPTED, "")
+    assert inbound.processed_at is not None
+    assert Post.objects.get().inbound == inbound
+
+
+def test_a_pipeline_that_stores_no_post_still_marks_the_row_accepted(mlist, member, monkeypatch):
+    registry.load_builtins()
+    without_storage = [name for name in registry.DEFAULT_PIPELINE if name not in ("to-archive", "to-outgoing")]
+    monkeypatch.setattr(registry, "DEFAULT_PIPELINE", without_storage)
+
+    inbound = deliver(mlist, compose())
+
+    inbound.refresh_from_db()
+    assert inbound.status == InboundStatus.ACCEPTED
+    assert not Post.objects.exists()

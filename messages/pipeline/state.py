@@ -80,6 +80,9 @@ class PostState:
     disposal: Disposal | None = None
     # The list's post number, reserved when the post is accepted.
     sequence: int | None = None
+    # The inbound row to mark accepted with the post when it is stored (set
+    # by the dispatcher while it accepts the post, cleared once done).
+    inbound_to_finish: int | None = None
     original_subject: str = ""
     post: Post | None = None
     # The list's bans, filters and footer texts, read once for the post
