@@ -130,10 +130,18 @@ def qualified_name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+_builtins_loaded = False
+
+
 def load_builtins() -> None:
     """Import the built-in rules and handlers, which registers them."""
+    global _builtins_loaded
+    # Asked for every rule and handler of every post: the imports are done once.
+    if _builtins_loaded:
+        return
     for package in BUILTIN_PACKAGES:
         importlib.import_module(package)
+    _builtins_loaded = True
 
 
 def get_rule(name: str) -> Rule:
