@@ -11,6 +11,7 @@ import logging
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from functools import cache
@@ -35,10 +36,11 @@ from messages.outgoing import (
     send_rejection,
 )
 from messages.pipeline import Decision, PostState, run_chain, run_handlers
-from messages.pipeline.mime import clean_text, find_senders, parse_message
+from messages.pipeline.mime import UnparseableMessage, clean_text, find_senders, parse_message
 from messages.pipeline.runner import PostEnded
 from messages.pipeline.state import Disposal
 from messages.rows import Columns
+from messages.rules.member_moderation import moderation_actions
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +96,8 @@ def process_inbound_message(inbound_id: int, list_id: int | None = None) -> None
     if not group:
         logger.info("Inbound message %s is not waiting to be processed; skipped", inbound_id)
         return
+    if len(group) > 1:
+        read_ahead(group)
     started = time.monotonic()
     with nudges.grouped():
         for number, claimed in enumerate(group):
@@ -101,6 +105,37 @@ def process_inbound_message(inbound_id: int, list_id: int | None = None) -> None
                 release(group[number:])
                 break
             process_claimed(claimed)
+
+
+@dataclass(frozen=True)
+class ReadPost:
+    """A post of a group, read before the group is processed."""
+
+    msg: EmailMessage
+    senders: list[str]
+    # The moderation action of each sender who is a member (see moderation_actions).
+    member_actions: dict[str, str]
+
+
+def read_ahead(group: list[InboundMessage]) -> None:
+    """Parse the group's posts and read their senders' member moderation
+    actions in one query for all, rather than one a post; each post keeps
+    its part (`read_post`). A post that cannot be parsed is left to fail
+    where it is processed."""
+    read: dict[int, tuple[EmailMessage, list[str]]] = {}
+    for inbound in group:
+        try:
+            msg = parse_message(inbound.raw)
+        except UnparseableMessage:
+            continue
+        read[inbound.pk] = (msg, find_senders(msg, inbound.mail_from))
+    senders = sorted({sender for _, post_senders in read.values() for sender in post_senders})
+    actions = moderation_actions(group[0].mailing_list_id, senders)
+    for inbound in group:
+        if inbound.pk in read:
+            msg, post_senders = read[inbound.pk]
+            mine = {sender: actions[sender] for sender in post_senders if sender in actions}
+            inbound.read_post = ReadPost(msg, post_senders, mine)
 
 
 def release(claimed: list[InboundMessage]) -> None:
@@ -321,11 +356,14 @@ def process_post(inbound: InboundMessage, *, approved: bool = False) -> PostStat
     its decision, and for an accepted post the stored Post.
     """
     mlist = mailing_list_of(inbound)
-    msg = parse_message(inbound.raw)
+    # Read with its group (read_ahead), or now.
+    read = getattr(inbound, "read_post", None)
+    msg = read.msg if read else parse_message(inbound.raw)
     state = PostState(
         inbound_id=inbound.pk,
         envelope_sender=inbound.mail_from,
-        senders=find_senders(msg, inbound.mail_from),
+        senders=read.senders if read else find_senders(msg, inbound.mail_from),
+        member_actions=read.member_actions if read else None,
         size=inbound.size,
         approved=approved,
         # An inbound message loaded otherwise than by claim() has no stamp: its

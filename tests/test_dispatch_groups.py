@@ -5,12 +5,16 @@ messages go out together after the group (messages.nudges)."""
 from copy import copy
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from dramatiq import Message
 from dramatiq.brokers.stub import StubBroker
 
 from archive.tasks import archive_post, archive_posts
+from lists.models import Action
 from lists.services import create_list
+from members.services import subscribe
 from messages import dispatch
 from messages.dispatch import GROUP_SIZE, process_inbound_message
 from messages.models import Destination, InboundMessage, InboundStatus, Post
@@ -123,6 +127,21 @@ def test_a_nudge_for_a_list_takes_at_most_a_group_of_its_queued_posts(mlist, mem
     process_inbound_message(queued[0].pk, mlist.pk)
 
     assert statuses(queued[1:]) == [InboundStatus.ACCEPTED] * GROUP_SIZE
+
+
+def test_a_groups_senders_are_looked_up_in_one_query_and_each_post_moderated_by_its_own(mlist, member):
+    subscribe(mlist, "moderated@example.org", moderation_action=Action.HOLD)
+    queued = [
+        receive(mlist, compose(sender="member@example.org")),
+        receive(mlist, compose(sender="moderated@example.org")),
+        receive(mlist, compose(sender="member@example.org")),
+    ]
+
+    with CaptureQueriesContext(connection) as queries:
+        process_inbound_message(queued[0].pk)
+
+    assert statuses(queued) == [InboundStatus.ACCEPTED, InboundStatus.HELD, InboundStatus.ACCEPTED]
+    assert len([query for query in queries if "membership.moderation_action" in query["sql"]]) == 1
 
 
 def test_a_group_leaves_other_lists_and_other_destinations_to_their_own_actors(mlist, member):

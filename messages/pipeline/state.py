@@ -76,6 +76,9 @@ class PostState:
     # or discard (lists.models.Action), and for which sender.
     moderation_action: str = ""
     moderation_sender: str = ""
+    # The moderation action of each sender who is a member of the list, when
+    # read already (for a group of posts at once); else the rule reads it.
+    member_actions: dict[str, str] | None = None
     decision: Decision | None = None
     disposal: Disposal | None = None
     # The list's post number, reserved when the post is accepted.

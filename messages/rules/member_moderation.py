@@ -22,7 +22,9 @@ class MemberModeration(Rule):
     on_hit = OnHit.MODERATE
 
     def check(self, mlist, msg, state):
-        actions = moderation_actions(mlist.pk, state.senders)
+        actions = state.member_actions
+        if actions is None:
+            actions = moderation_actions(mlist.pk, state.senders)
         for sender in state.senders:
             if sender not in actions:
                 continue
