@@ -236,7 +236,9 @@ def claim_returning(inbound_id: int, now: datetime) -> InboundMessage | None:
 
 
 @cache
-def claim_queued_sql() -> str:
+def claim_queued_sql(with_list: bool) -> str:
+    """claim_queued_posts' statement; `with_list` (on PostgreSQL) also reads
+    the list and its domain, in each row after the inbound message's columns."""
     quote = connection.ops.quote_name
     table = quote(InboundMessage._meta.db_table)
     # Fresh posts only: one queued again after a passing failure has
@@ -255,7 +257,13 @@ def claim_queued_sql() -> str:
         # run again while the UPDATE goes on, and find the next rows waiting.
         claim = claim.format(waiting=f"= ANY(ARRAY({waiting} FOR UPDATE SKIP LOCKED))", returning=INBOUND.names)
         stamp = f"(SELECT stamp FROM {quote(ConfigurationStamp._meta.db_table)} LIMIT 1)"  # noqa: S608
-        return f"WITH claimed AS ({claim}) SELECT {INBOUND.sql}, {stamp} FROM claimed"  # noqa: S608
+        if not with_list:
+            return f"WITH claimed AS ({claim}) SELECT {INBOUND.sql}, {stamp} FROM claimed"  # noqa: S608
+        return (
+            f"WITH claimed AS ({claim}) SELECT {INBOUND.sql}, {LIST.sql}, {DOMAIN.sql}, {stamp} FROM claimed"  # noqa: S608
+            f" LEFT JOIN {quote(MailingList._meta.db_table)} ml ON ml.id = claimed.mailing_list_id"
+            f" LEFT JOIN {quote(Domain._meta.db_table)} dom ON dom.id = ml.domain_id"
+        )
     # SQLite takes one writer at a time: the UPDATE is atomic as it stands.
     return claim.format(waiting=f"IN ({waiting})", returning=INBOUND.names)
 
@@ -276,18 +284,24 @@ def claim_queued_posts(list_id: int | None, limit: int, mlist: MailingList | Non
         "processing": InboundStatus.PROCESSING.value,
         "queued": InboundStatus.QUEUED.value,
     }
+    postgresql = connection.vendor == "postgresql"
+    with_list = postgresql and mlist is None
     with connection.cursor() as cursor:
-        cursor.execute(claim_queued_sql(), params)
+        cursor.execute(claim_queued_sql(with_list), params)
         rows = cursor.fetchall()
     if not rows:
         return []
-    if connection.vendor == "postgresql":
+    if postgresql:
         stamp = rows[0][-1]
     else:
         stamp = ConfigurationStamp.objects.values_list("stamp", flat=True).first()
-    if mlist is None:
-        # Deleted since the claim, its posts are parked: see mailing_list_of.
+    if with_list:
+        mlist = LIST.load(rows[0], len(INBOUND))
+        if mlist is not None:
+            mlist.domain = DOMAIN.load(rows[0], len(INBOUND) + len(LIST))
+    elif mlist is None:
         mlist = MailingList.objects.select_related("domain").filter(pk=list_id).first()
+    # None: the list was deleted since the claim, and its posts are parked (see mailing_list_of).
     claimed = sorted((INBOUND.load(row) for row in rows), key=lambda inbound: (inbound.received_at, inbound.pk))
     for inbound in claimed:
         # One list, one row: the group shares it, as it shares the list's row lock in turn.
