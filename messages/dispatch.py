@@ -36,7 +36,7 @@ from messages.outgoing import (
     send_rejection,
 )
 from messages.pipeline import Decision, PostState, run_chain, run_handlers
-from messages.pipeline.mime import UnparseableMessage, clean_text, find_senders, parse_message
+from messages.pipeline.mime import clean_text, find_senders, parse_message
 from messages.pipeline.runner import PostEnded
 from messages.pipeline.state import Disposal
 from messages.rows import Columns
@@ -120,17 +120,22 @@ class ReadPost:
 def read_ahead(group: list[InboundMessage]) -> None:
     """Parse the group's posts and read their senders' member moderation
     actions in one query for all, rather than one a post; each post keeps
-    its part (`read_post`). A post that cannot be parsed is left to fail
-    where it is processed."""
+    its part (`read_post`). Never raises: a post that cannot be read so is
+    read again where it is processed, and fails there alone, with its
+    error kept (process_claimed)."""
     read: dict[int, tuple[EmailMessage, list[str]]] = {}
     for inbound in group:
         try:
             msg = parse_message(inbound.raw)
-        except UnparseableMessage:
-            continue
-        read[inbound.pk] = (msg, find_senders(msg, inbound.mail_from))
+            read[inbound.pk] = (msg, find_senders(msg, inbound.mail_from))
+        except Exception:
+            logger.debug("Inbound message %s is read when it is processed", inbound.pk, exc_info=True)
     senders = sorted({sender for _, post_senders in read.values() for sender in post_senders})
-    actions = moderation_actions(group[0].mailing_list_id, senders)
+    try:
+        actions = moderation_actions(group[0].mailing_list_id, senders)
+    except Exception:
+        logger.warning("Could not read the moderation actions of a group's senders; each post reads its own")
+        return
     for inbound in group:
         if inbound.pk in read:
             msg, post_senders = read[inbound.pk]

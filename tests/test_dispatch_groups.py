@@ -144,6 +144,35 @@ def test_a_groups_senders_are_looked_up_in_one_query_and_each_post_moderated_by_
     assert len([query for query in queries if "membership.moderation_action" in query["sql"]]) == 1
 
 
+def test_a_group_whose_senders_cannot_be_looked_up_together_is_processed_post_by_post(mlist, member, monkeypatch):
+    def lookup_fails(list_id, senders):
+        raise OSError("connection lost")
+
+    monkeypatch.setattr(dispatch, "moderation_actions", lookup_fails)
+    queued = [receive(mlist, compose()) for _ in range(3)]
+
+    process_inbound_message(queued[0].pk)
+
+    assert statuses(queued) == [InboundStatus.ACCEPTED] * 3
+
+
+def test_a_post_that_cannot_be_read_ahead_fails_alone_where_it_is_processed(mlist, member, monkeypatch):
+    find_senders = dispatch.find_senders
+
+    def fails_on_bad(msg, mail_from):
+        if msg["Subject"] == "bad":
+            raise ValueError("a bad header")
+        return find_senders(msg, mail_from)
+
+    monkeypatch.setattr(dispatch, "find_senders", fails_on_bad)
+    queued = [receive(mlist, compose(subject=subject)) for subject in ("good", "bad", "also good")]
+
+    process_inbound_message(queued[0].pk)
+
+    assert statuses(queued) == [InboundStatus.ACCEPTED, InboundStatus.PARKED, InboundStatus.ACCEPTED]
+    assert "ValueError: a bad header" in InboundMessage.objects.get(pk=queued[1].pk).error
+
+
 def test_a_group_leaves_other_lists_and_other_destinations_to_their_own_actors(mlist, member):
     other = create_list("bee@example.com")
     first = receive(mlist, compose())
