@@ -14,7 +14,6 @@ import fcntl
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,15 +24,11 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
+from tests.ports import free_port
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 SINK = BASE_DIR.parent / "shared" / "bench" / "sink.py"
 CORPUS = BASE_DIR.parent / "shared" / "corpus"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def corpus_message(name: str) -> bytes:

@@ -91,12 +91,6 @@ def database_settings(**changes) -> Iterator[dict]:
         connections.settings["default"] = original
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class DatabaseProxy:
     """A TCP proxy in front of the database that a test can cut and restore.
 

@@ -6,7 +6,6 @@ it receives, with the site's EMAIL_* settings pointed at it; `smtp_down`
 points them at a port nobody listens on.
 """
 
-import socket
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
@@ -14,6 +13,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from messages.pipeline.mime import parse_message
+from tests.ports import free_port
 
 
 @dataclass
@@ -49,12 +49,6 @@ class Sink:
 
     def recipients(self) -> list[str]:
         return [address for item in self.received for address in item.rcpt_tos]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -24,18 +24,13 @@ from pathlib import Path
 import pytest
 
 from messages.spamd import SpamdClient, SpamdError
+from tests.ports import free_port
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 GTUBE = CORPUS / "spam" / "gtube.eml"
 # How long a spamd may take to start (it compiles its rules first).
 STARTUP = 120
 INSTALL_HINT = "install it (apt-get install spamassassin spamc) or set SPAMD_TEST_URL=tcp://host:port"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_spamd(url: str, process: subprocess.Popen | None = None, patience: float = STARTUP) -> str | None:

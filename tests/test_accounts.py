@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from members.models import Address
 from members.services import subscribe, verify_address
-from tests.lmtp_client import free_port
+from tests.ports import free_port
 
 pytestmark = pytest.mark.django_db
 

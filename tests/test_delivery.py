@@ -20,7 +20,8 @@ from messages.delivery import enqueue_post, permanent_failures, progress, send_b
 from messages.models import BatchStatus, DeliveryBatch, Post
 
 pytest.register_assert_rewrite("tests.delivery_support")
-from tests.delivery_support import corpus_message, free_port, member_lines  # noqa: E402
+from tests.delivery_support import corpus_message, member_lines  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 pytest_plugins = ["tests.delivery_support"]
 

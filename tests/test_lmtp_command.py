@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lmtp_client import free_port
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

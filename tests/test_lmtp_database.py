@@ -17,12 +17,12 @@ from tests.lmtp_client import (
     connected,
     database_settings,
     deliver,
-    free_port,
     make_message,
     queued_ids,
     running_lmtp_server,
     use_stub_broker,
 )
+from tests.ports import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

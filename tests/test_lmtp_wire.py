@@ -13,7 +13,7 @@ from aiosmtpd.smtp import SMTP
 
 from messages.lmtp import LMTPChannel
 from messages.lmtp_wire import simple_path
-from tests.lmtp_client import free_port
+from tests.ports import free_port
 
 LIMIT = 2_000
 

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import smtplib
-import socket
 import subprocess
 import sys
 import time
@@ -18,14 +17,9 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.mail_fixtures import Sink
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_runall(var_dir: Path, port: int, **env: str) -> tuple[subprocess.Popen, str]:

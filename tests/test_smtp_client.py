@@ -14,7 +14,8 @@ from messages import smtp_client
 from messages.smtp_client import Envelope, SMTPConnectError, SMTPConnection, wire_data
 
 pytest.register_assert_rewrite("tests.delivery_support")
-from tests.delivery_support import RecordingHandler, free_port  # noqa: E402
+from tests.delivery_support import RecordingHandler  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 pytest_plugins = ["tests.delivery_support"]
 
