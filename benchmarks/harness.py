@@ -279,8 +279,14 @@ def process_usage(pid: int) -> tuple[float, float]:
     """(peak RSS in MB, CPU seconds) of a live process."""
     status = (Path("/proc") / str(pid) / "status").read_text()
     hwm = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+    return hwm / 1024, process_cpu_seconds(pid)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of a live process."""
+    # utime and stime, after the command name (which may hold spaces).
     fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
-    return hwm / 1024, (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 @dataclass

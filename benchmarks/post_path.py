@@ -26,6 +26,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import harness
@@ -114,15 +115,8 @@ def database_server_cpu(connection) -> Callable[[], float]:
         return lambda: 0.0
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
-        stat = Path(f"/proc/{cursor.fetchone()[0]}/stat")
-    ticks = os.sysconf("SC_CLK_TCK")
-
-    def seconds() -> float:
-        # utime and stime, after the command name (which may hold spaces).
-        fields = stat.read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / ticks
-
-    return seconds
+        pid = cursor.fetchone()[0]
+    return partial(harness.process_cpu_seconds, pid)
 
 
 def run_setup(setup: str, args) -> dict:

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from lists.models import Domain, MailingList
 from messages import moderation, nudges
-from messages.inbound import GROUP_SIZE, outcome_sql
+from messages.inbound import GROUP_SIZE, outcome_params, outcome_sql
 from messages.list_configuration import configuration_for, current_stamp
 from messages.models import ConfigurationStamp, Destination, InboundMessage, InboundStatus
 from messages.outgoing import (
@@ -320,10 +320,7 @@ def finish(inbound: InboundMessage, status: str, note: str = "") -> None:
     for admins on why (shown where errors are)."""
     # Every post takes this step: plain SQL, not an UPDATE the ORM compiles each time.
     with connection.cursor() as cursor:
-        cursor.execute(
-            outcome_sql(),
-            [str(status), note, connection.ops.adapt_datetimefield_value(timezone.now()), inbound.pk, "processing"],
-        )
+        cursor.execute(outcome_sql(), outcome_params(inbound.pk, status, note))
     inbound.status = status
 
 

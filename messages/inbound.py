@@ -18,6 +18,7 @@ from contextlib import nullcontext
 from functools import cache, partial
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from messages.addresses import Recipient
 from messages.models import Destination, InboundMessage, InboundStatus
@@ -98,11 +99,16 @@ def store_inbound(
 
 @cache
 def outcome_sql() -> str:
-    """UPDATE recording how processing an inbound message ended. Parameters:
-    the status, the note for admins, the time, the row's id, and the status
-    it must still have ("processing": the claim is ours)."""
+    """UPDATE recording how processing an inbound message ended, only while
+    it is still "processing" (the claim is ours). Parameters: outcome_params()."""
     table = connection.ops.quote_name(InboundMessage._meta.db_table)
     return f"UPDATE {table} SET status = %s, error = %s, processed_at = %s WHERE id = %s AND status = %s"  # noqa: S608
+
+
+def outcome_params(inbound_id: int, status: str, note: str = "") -> list:
+    """outcome_sql()'s parameters: the row `inbound_id` ended as `status`, with a `note` for admins, now."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    return [str(status), note, now, inbound_id, InboundStatus.PROCESSING.value]
 
 
 def parse_message_id(raw: bytes) -> str:

@@ -75,9 +75,9 @@ class ParsedHeaders(HeaderRegistry):
 
     def __init__(self):
         super().__init__()
+        self._classes: dict[type, type] = {}
         for name in URI_HEADERS:
             self.map_to_type(name, URIListHeader)
-        self._classes: dict[type, type] = {}
 
     def map_to_type(self, name: str, cls: type) -> None:
         super().map_to_type(name, cls)

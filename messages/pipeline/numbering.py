@@ -4,10 +4,9 @@ from functools import cache
 
 from django.db import connection, transaction
 from django.db.models import F
-from django.utils import timezone
 
 from lists.models import MailingList
-from messages.inbound import outcome_sql
+from messages.inbound import outcome_params, outcome_sql
 from messages.models import InboundStatus, Post
 from messages.pipeline.state import PostState
 from messages.rows import insert_fields, insert_params, mark_saved
@@ -64,8 +63,7 @@ def save_numbered(post: Post, mlist: MailingList, state: PostState) -> None:
     finishing = state.inbound_to_finish
     params = [mlist.pk, *values]
     if finishing is not None:
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
-        params = [InboundStatus.ACCEPTED.value, "", now, finishing, InboundStatus.PROCESSING.value, *params]
+        params = [*outcome_params(finishing, InboundStatus.ACCEPTED), *params]
     with connection.cursor() as cursor:
         cursor.execute(numbered_insert_sql(finishing is not None), params)
         row = cursor.fetchone()
