@@ -136,19 +136,7 @@ def store_snapshot_batches(post: Post) -> list[int]:
     domain and cut into batches of DELIVERY_BATCH_SIZE by the server, stored
     with the post's recipient count (also set on `post`). Returns the
     batches' ids, in order."""
-    now = timezone.now()
-    template = DeliveryBatch(post=post, recipients="", recipient_count=0, next_attempt_at=now)
-    params = [
-        post.mailing_list_id,
-        Role.MEMBER.value,
-        DeliveryStatus.ENABLED.value,
-        DeliveryMode.REGULAR.value,
-        False,
-        post.sender,
-        settings.DELIVERY_BATCH_SIZE,
-        post.pk,
-        *insert_params(template, snapshot_batch_fields()),
-    ]
+    params = [*snapshot_params(post), post.pk, *batch_params(post)]
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(snapshot_batches_sql(), params)
         rows = cursor.fetchall()
@@ -156,35 +144,75 @@ def store_snapshot_batches(post: Post) -> list[int]:
     return sorted(pk for pk, _ in rows)
 
 
+def snapshot_params(post: Post) -> list:
+    """recipients_sql()'s parameters, for the recipients of `post`."""
+    return [
+        post.mailing_list_id,
+        Role.MEMBER.value,
+        DeliveryStatus.ENABLED.value,
+        DeliveryMode.REGULAR.value,
+        False,
+        post.sender,
+    ]
+
+
+def batch_params(post: Post) -> list:
+    """batches_sql()'s parameters: the batch size, then the values of the
+    batch columns it does not compute, for new batches of `post`."""
+    template = DeliveryBatch(post=post, recipients="", recipient_count=0, next_attempt_at=timezone.now())
+    return [settings.DELIVERY_BATCH_SIZE, *insert_params(template, snapshot_batch_fields())]
+
+
 @cache
 def snapshot_batch_fields() -> list:
-    """The DeliveryBatch columns snapshot_batches_sql() takes as parameters (all but those it computes)."""
+    """The DeliveryBatch columns batches_sql() takes as parameters (all but those it computes)."""
     computed = {"post", "recipients", "recipient_count"}
     return [field for field in insert_fields(DeliveryBatch) if field.name not in computed]
 
 
 @cache
-def snapshot_batches_sql() -> str:
-    """store_snapshot_batches' statement. Parameters: as snapshot_sql(True)'s,
-    the batch size, the post's id, then the other columns' values."""
-    quote = connection.ops.quote_name
-    fields = insert_fields(DeliveryBatch)
-    given = {field.name for field in snapshot_batch_fields()}
-    computed = {"post": "counted.id", "recipients": "batched.recipients", "recipient_count": "batched.size"}
-    values = ", ".join("%s" if field.name in given else computed[field.name] for field in fields)
-    # Numbered by domain (after the last "@"), then address: grouped by domain as recipient_snapshot() sorts them.
-    numbered = (
+def recipients_sql() -> str:
+    """The recipients of a post, numbered from 0 by domain (after the last
+    "@") then address, as recipient_snapshot() sorts them: a CTE's body
+    with the columns email and n. Parameters: snapshot_params()."""
+    return (
         "SELECT email, row_number() OVER (ORDER BY substring(email from '[^@]*$'), email) - 1 AS n"  # noqa: S608
         f" FROM ({snapshot_sql(True)}) snapshot"
     )
+
+
+@cache
+def batches_sql(post: str) -> str:
+    """CTEs that cut the CTE `recipients` (recipients_sql()) into batches
+    of the post the CTE named `post` returns (its id): `batched`, and
+    `batches`, which inserts them, in order, returning id and
+    recipient_count; none when `post` returns no row. Parameters:
+    batch_params()."""
+    quote = connection.ops.quote_name
+    fields = insert_fields(DeliveryBatch)
+    given = {field.name for field in snapshot_batch_fields()}
+    computed = {"post": f"{post}.id", "recipients": "batched.recipients", "recipient_count": "batched.size"}
+    values = ", ".join("%s" if field.name in given else computed[field.name] for field in fields)
     return (
-        f"WITH recipients AS ({numbered}),"  # noqa: S608
-        " batched AS (SELECT n / %s AS number, string_agg(email, E'\\n' ORDER BY n) AS recipients,"
+        "batched AS (SELECT n / %s AS number, string_agg(email, E'\\n' ORDER BY n) AS recipients,"  # noqa: S608
         " count(*) AS size FROM recipients GROUP BY 1),"
+        f" batches AS (INSERT INTO {quote(DeliveryBatch._meta.db_table)}"
+        f" ({', '.join(quote(field.column) for field in fields)})"
+        f" SELECT {values} FROM batched, {post} ORDER BY batched.number RETURNING id, recipient_count)"
+    )
+
+
+@cache
+def snapshot_batches_sql() -> str:
+    """store_snapshot_batches' statement. Parameters: snapshot_params(),
+    the post's id, then batch_params()."""
+    quote = connection.ops.quote_name
+    return (
+        f"WITH recipients AS ({recipients_sql()}),"  # noqa: S608
         f" counted AS (UPDATE {quote(Post._meta.db_table)} SET recipient_count = (SELECT count(*) FROM recipients)"
-        " WHERE id = %s RETURNING id)"
-        f" INSERT INTO {quote(DeliveryBatch._meta.db_table)} ({', '.join(quote(field.column) for field in fields)})"
-        f" SELECT {values} FROM batched, counted ORDER BY batched.number RETURNING id, recipient_count"
+        " WHERE id = %s RETURNING id),"
+        f" {batches_sql('counted')}"
+        " SELECT id, recipient_count FROM batches"
     )
 
 

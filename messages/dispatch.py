@@ -35,7 +35,7 @@ from messages.outgoing import (
     send_message,
     send_rejection,
 )
-from messages.pipeline import Decision, PostState, run_chain, run_handlers
+from messages.pipeline import Decision, PostState, run_chain, run_handlers, storing
 from messages.pipeline.mime import clean_text, find_senders, parse_message
 from messages.pipeline.runner import PostEnded
 from messages.pipeline.state import Disposal
@@ -394,14 +394,17 @@ def process_post(inbound: InboundMessage, *, approved: bool = False) -> PostStat
 def accept(inbound: InboundMessage, mlist: MailingList, msg: EmailMessage, state: PostState) -> None:
     try:
         with transaction.atomic():
-            # Marked accepted in the statement that stores the post (to-archive,
-            # messages.pipeline.numbering), one round trip less while the list's
-            # row is locked; else here, once the handlers ran.
+            # Marked accepted by the statement that stores the post, on
+            # PostgreSQL (messages.pipeline.storing); else here.
             state.inbound_to_finish = inbound.pk
             run_handlers(mlist, msg, state)
-            if state.inbound_to_finish is not None:
-                finish(inbound, InboundStatus.ACCEPTED)
-            inbound.status = InboundStatus.ACCEPTED
+            if not storing.stores_alone(state):
+                storing.store_staged(state)
+                if state.inbound_to_finish is not None:
+                    finish(inbound, InboundStatus.ACCEPTED)
+        # The handlers wrote nothing: one statement, a transaction of its own.
+        storing.store_staged(state)
+        inbound.status = InboundStatus.ACCEPTED
     except PostEnded as ended:
         # Rolled back, the row is processing again and no post was stored.
         end_post(inbound, mlist, state, ended)

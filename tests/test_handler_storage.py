@@ -1,10 +1,20 @@
 """to-archive stores the post under the list's next number; to-outgoing hands it to delivery."""
 
+import pytest
+from django.db import connection
+
+from lists.models import MailingList
 from members.services import subscribe
-from messages.models import DeliveryBatch, InboundStatus, Post
-from messages.pipeline import registry
+from messages.dispatch import process_inbound_message
+from messages.models import DeliveryBatch, InboundMessage, InboundStatus, Post
+from messages.pipeline import PostState, registry
 from messages.pipeline.mime import parse_message
-from tests.inbound_mail import compose, deliver
+from messages.pipeline.storing import stage, stage_delivery, store_staged
+from tests.inbound_mail import compose, deliver, receive
+
+only_on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL stores a post with one statement; SQLite with several"
+)
 
 
 def test_an_accepted_post_is_stored_once_as_it_was_sent(mlist, member):
@@ -65,3 +75,45 @@ def test_a_pipeline_that_stores_no_post_still_marks_the_row_accepted(mlist, memb
     inbound.refresh_from_db()
     assert inbound.status == InboundStatus.ACCEPTED
     assert not Post.objects.exists()
+
+
+@only_on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_with_nothing_written_before_it_the_post_is_stored_by_one_statement_of_its_own(mlist, member):
+    subscribe(mlist, "worker@example.net")
+    inbound = receive(mlist, compose())
+    post_inserts = []
+
+    def watch(execute, sql, params, many, context):
+        if f'INSERT INTO "{Post._meta.db_table}"' in sql:
+            post_inserts.append((sql, connection.in_atomic_block))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(watch):
+        process_inbound_message(inbound.pk)
+
+    [(statement, in_transaction)] = post_inserts
+    assert not in_transaction
+    assert DeliveryBatch._meta.db_table in statement and "mail_inboundmessage" in statement
+    inbound.refresh_from_db()
+    post = Post.objects.get()
+    assert (inbound.status, post.sequence, post.recipient_count) == (InboundStatus.ACCEPTED, 1, 2)
+    assert sum(batch.recipient_count for batch in DeliveryBatch.objects.filter(post=post)) == 2
+
+
+@only_on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_post_whose_list_is_gone_is_not_stored_and_its_inbound_row_stays_processing(mlist, member):
+    inbound = receive(mlist, compose())
+    InboundMessage.objects.filter(pk=inbound.pk).update(status=InboundStatus.PROCESSING)
+    gone = MailingList(pk=mlist.pk + 1000, list_name="gone", domain=mlist.domain)
+    state = PostState(inbound_id=inbound.pk, senders=["member@example.org"], inbound_to_finish=inbound.pk)
+    stage(state, gone, Post(mailing_list=gone, inbound=inbound, sender="member@example.org", raw=b"Subject: x\r\n\r\n"))
+    stage_delivery(state)
+
+    with pytest.raises(MailingList.DoesNotExist):
+        store_staged(state)
+
+    inbound.refresh_from_db()
+    assert inbound.status == InboundStatus.PROCESSING
+    assert not Post.objects.exists() and not DeliveryBatch.objects.exists()

@@ -157,9 +157,11 @@ def wrap_message(mlist: MailingList, msg: EmailMessage, message_id: str) -> None
 
 
 def mark(post: Post, action: str) -> None:
-    """Note on the stored post that its copies go out with `action` applied."""
+    """Note on the post that its copies go out with `action` applied (stored
+    with it when it is not stored yet, see messages.pipeline.storing)."""
     post.dmarc_mitigation = action
-    Post.objects.filter(pk=post.pk).update(dmarc_mitigation=action)
+    if post.pk is not None:
+        Post.objects.filter(pk=post.pk).update(dmarc_mitigation=action)
 
 
 def delivered_copy(post: Post, raw: bytes) -> bytes:

@@ -3,12 +3,14 @@
 from django.utils.translation import gettext_lazy
 
 from messages.pipeline import Handler, register_handler
+from messages.pipeline.storing import stage_delivery
 
 
 @register_handler
 class ToOutgoing(Handler):
-    """Hand the stored post to delivery, which takes the snapshot of the
-    recipients and queues its batches once the transaction commits."""
+    """Hand the post to delivery, which takes the snapshot of the
+    recipients and queues its batches once the transaction commits: with
+    the post when it is still to be stored (messages.pipeline.storing)."""
 
     name = "to-outgoing"
     description = gettext_lazy("Queue the stored post for delivery to the members.")
@@ -19,4 +21,5 @@ class ToOutgoing(Handler):
 
         if state.post is None:
             raise RuntimeError("to-outgoing needs the stored post: put to-archive before it in the pipeline")
-        enqueue_post(state.post)
+        if not stage_delivery(state):
+            enqueue_post(state.post)

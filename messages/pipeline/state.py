@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from messages.list_configuration import ListConfiguration
     from messages.models import Post
+    from messages.pipeline.storing import StagedPost
 
 
 class Decision(StrEnum):
@@ -88,6 +89,8 @@ class PostState:
     inbound_to_finish: int | None = None
     original_subject: str = ""
     post: Post | None = None
+    # The post to store once the handlers are done (messages.pipeline.storing).
+    staged: StagedPost | None = None
     # The list's bans, filters and footer texts, read once for the post
     # (see messages.list_configuration.configuration_of).
     configuration: ListConfiguration | None = None
