@@ -82,13 +82,15 @@ def process_inbound_message(inbound_id: int, list_id: int | None = None) -> None
     docstring).
 
     With `list_id`, the receiver's nudge for the posts to that list that
-    came at about the same time (messages.inbound.QueueingThread): when
-    `inbound_id` is taken, up to GROUP_SIZE of the list's queued posts are,
-    so that each nudge takes its share of them.
+    came at about the same time (messages.inbound.QueueingThread): up to
+    GROUP_SIZE of the list's queued posts are claimed, oldest first, in one
+    statement, `inbound_id` among them unless it was taken already, so that
+    each nudge takes its share of them.
     """
-    inbound = claim(inbound_id)
-    if inbound is None:
+    if list_id is not None:
         group = claim_queued_posts(list_id, GROUP_SIZE)
+    elif (inbound := claim(inbound_id)) is None:
+        group = []
     elif inbound.destination == Destination.POST and inbound.mailing_list is not None:
         group = [inbound, *claim_queued_posts(inbound.mailing_list_id, GROUP_SIZE - 1, inbound.mailing_list)]
     else:

@@ -120,6 +120,18 @@ def test_a_nudge_whose_post_another_group_took_takes_the_lists_queued_posts(mlis
     assert [post.inbound_id for post in Post.objects.order_by("sequence")] == [row.pk for row in queued[1:]]
 
 
+def test_a_nudge_claims_its_lists_oldest_queued_posts_its_own_among_them_in_one_statement(mlist, member):
+    queued = [receive(mlist, compose()) for _ in range(3)]
+
+    with CaptureQueriesContext(connection) as queries:
+        process_inbound_message(queued[-1].pk, mlist.pk)
+
+    assert statuses(queued) == [InboundStatus.ACCEPTED] * 3
+    assert [post.inbound_id for post in Post.objects.order_by("sequence")] == [row.pk for row in queued]
+    claim = "UPDATE \"mail_inboundmessage\" SET status = 'processing', attempts = attempts + 1"
+    assert len([query for query in queries if claim in query["sql"]]) == 1
+
+
 def test_a_nudge_for_a_list_takes_at_most_a_group_of_its_queued_posts(mlist, member):
     queued = [receive(mlist, compose()) for _ in range(GROUP_SIZE + 1)]
     InboundMessage.objects.filter(pk=queued[0].pk).update(status=InboundStatus.PROCESSING)
