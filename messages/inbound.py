@@ -239,8 +239,10 @@ GROUP_SIZE = 16
 # come meanwhile wait for the next one, and go in one nudge a GROUP_SIZE.
 # A nudge makes a worker take a group of the list's queued posts, so one a
 # post was mostly taken by a worker only to find its post in another's
-# group. One post at a time still goes out at once.
-NUDGE_INTERVAL = 0.02
+# group. One post at a time still goes out at once. 50 ms: at about 300
+# posts a second, a nudge finds about a group's worth waiting (with 20 ms,
+# groups were smaller and a post took more machine time: benchmarks/README.md).
+NUDGE_INTERVAL = 0.05
 
 
 class QueueingThread:
