@@ -404,7 +404,7 @@ def accept(inbound: InboundMessage, mlist: MailingList, msg: EmailMessage, state
                 storing.store_staged(state)
                 if state.inbound_to_finish is not None:
                     finish(inbound, InboundStatus.ACCEPTED)
-        # The handlers wrote nothing: one statement, a transaction of its own.
+        # Else, the handlers having written nothing: one statement, a transaction of its own.
         storing.store_staged(state)
         inbound.status = InboundStatus.ACCEPTED
     except PostEnded as ended:
