@@ -275,12 +275,12 @@ def claim_queued_sql(with_list: bool) -> str:
     return claim.format(waiting=f"IN ({waiting})", returning=INBOUND.names)
 
 
-def claim_queued_posts(list_id: int | None, limit: int, mlist: MailingList | None = None) -> list[InboundMessage]:
+def claim_queued_posts(list_id: int, limit: int, mlist: MailingList | None = None) -> list[InboundMessage]:
     """Up to `limit` posts to the list `list_id` (its row `mlist` when the
     caller has it), queued since the receiver stored them, claimed in one
     statement (as `claim` does, with the configuration stamp read then),
     oldest first."""
-    if list_id is None or limit <= 0:
+    if limit <= 0:
         return []
     now = timezone.now()
     params = {

@@ -13,7 +13,7 @@ COMMON = {"max_retries": 3, "min_backoff": 1_000, "max_backoff": 30_000, "max_ag
 @dramatiq.actor(queue_name="inbound", time_limit=300_000, **COMMON)
 def process_inbound(inbound_id: int, list_id: int | None = None) -> None:
     """Process the inbound message `inbound_id`; with `list_id` (a post's),
-    queued posts of that list when it is taken already."""
+    that list's oldest queued posts, `inbound_id` among them unless taken."""
     from messages.dispatch import process_inbound_message
 
     process_inbound_message(inbound_id, list_id)

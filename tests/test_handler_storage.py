@@ -94,7 +94,7 @@ def test_with_nothing_written_before_it_the_post_is_stored_by_one_statement_of_i
 
     [(statement, in_transaction)] = post_inserts
     assert not in_transaction
-    assert DeliveryBatch._meta.db_table in statement and "mail_inboundmessage" in statement
+    assert DeliveryBatch._meta.db_table in statement and InboundMessage._meta.db_table in statement
     inbound.refresh_from_db()
     post = Post.objects.get()
     assert (inbound.status, post.sequence, post.recipient_count) == (InboundStatus.ACCEPTED, 1, 2)
