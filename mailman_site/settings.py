@@ -126,6 +126,11 @@ def database_from_url(url: str) -> dict:
         # Tests get a file too: an in-memory database is shared between threads
         # with table locks, unlike the WAL file the site runs on.
         config["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    elif config["ENGINE"] == "django.db.backends.postgresql":
+        # Only messages.prepared's cursors prepare (Django's own never do):
+        # at first use, or never behind a pooler that cannot keep them.
+        prepared = os.environ.get("DATABASE_PREPARED_STATEMENTS", "on") != "off"
+        config.setdefault("OPTIONS", {})["prepare_threshold"] = 0 if prepared else None
     return config
 
 

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from lists.models import Domain, MailingList, Personalization
 from members.models import Address, DeliveryMode, DeliveryStatus, Membership, Role
-from messages import nudges, smtp_client
+from messages import nudges, prepared, smtp_client
 from messages.dkim_signing import signer_for
 from messages.handlers.dmarc import delivered_copy
 from messages.models import BatchStatus, DeliveryBatch, Post
@@ -325,7 +325,7 @@ def claim_returning(which: dict, now: datetime, until: datetime, *, many: bool) 
         "pending": BatchStatus.PENDING.value,
         "retry": BatchStatus.RETRY.value,
     }
-    with connection.cursor() as cursor:
+    with prepared.cursor() as cursor:
         cursor.execute(claim_batch_sql(many), params)
         rows = cursor.fetchall()
     return [load_claimed(row) for row in rows]
@@ -533,7 +533,7 @@ def update_held_batch(claim: Claim, changes: dict) -> int:
     quote = connection.ops.quote_name
     fields = [DeliveryBatch._meta.get_field(name) for name in changes]
     token = DeliveryBatch._meta.get_field("claimed_until").get_db_prep_value(claim.token, connection)
-    with connection.cursor() as cursor:
+    with prepared.cursor() as cursor:
         cursor.execute(
             f"UPDATE {quote(DeliveryBatch._meta.db_table)} SET "  # noqa: S608
             + ", ".join(f"{quote(field.column)} = %s" for field in fields)

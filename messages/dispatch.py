@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from lists.models import Domain, MailingList
-from messages import moderation, nudges
+from messages import moderation, nudges, prepared
 from messages.inbound import GROUP_SIZE, outcome_params, outcome_sql
 from messages.list_configuration import configuration_for, current_stamp
 from messages.models import ConfigurationStamp, Destination, InboundMessage, InboundStatus
@@ -228,7 +228,7 @@ def claim_returning(inbound_id: int, now: datetime) -> InboundMessage | None:
         "queued": InboundStatus.QUEUED.value,
         "parked": InboundStatus.PARKED.value,
     }
-    with connection.cursor() as cursor:
+    with prepared.cursor() as cursor:
         cursor.execute(claim_sql(), params)
         row = cursor.fetchone()
     if row is None:
@@ -293,7 +293,7 @@ def claim_queued_posts(list_id: int, limit: int, mlist: MailingList | None = Non
     }
     postgresql = connection.vendor == "postgresql"
     with_list = postgresql and mlist is None
-    with connection.cursor() as cursor:
+    with prepared.cursor() as cursor:
         cursor.execute(claim_queued_sql(with_list), params)
         rows = cursor.fetchall()
     if not rows:
@@ -321,7 +321,7 @@ def finish(inbound: InboundMessage, status: str, note: str = "") -> None:
     """Record the outcome of processing the claimed `inbound`, with a `note`
     for admins on why (shown where errors are)."""
     # Every post takes this step: plain SQL, not an UPDATE the ORM compiles each time.
-    with connection.cursor() as cursor:
+    with prepared.cursor() as cursor:
         cursor.execute(outcome_sql(), outcome_params(inbound.pk, status, note))
     inbound.status = status
 

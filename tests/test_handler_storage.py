@@ -117,3 +117,34 @@ def test_a_post_whose_list_is_gone_is_not_stored_and_its_inbound_row_stays_proce
     inbound.refresh_from_db()
     assert inbound.status == InboundStatus.PROCESSING
     assert not Post.objects.exists() and not DeliveryBatch.objects.exists()
+
+
+def prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [statement for (statement,) in cursor.fetchall()]
+
+
+@only_on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_the_statements_a_post_takes_are_prepared_once_on_the_connection(mlist, member):
+    for _ in range(3):
+        process_inbound_message(receive(mlist, compose()).pk)
+
+    stored = [statement for statement in prepared_statements() if f'INSERT INTO "{Post._meta.db_table}"' in statement]
+    assert len(stored) == 1
+    assert Post.objects.count() == 3
+
+
+@only_on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_behind_a_pooler_that_cannot_keep_them_nothing_is_prepared(mlist, member):
+    connection.ensure_connection()
+    connection.connection.prepare_threshold = None  # DATABASE_PREPARED_STATEMENTS=off
+    try:
+        for _ in range(2):
+            process_inbound_message(receive(mlist, compose()).pk)
+        assert prepared_statements() == []
+        assert Post.objects.count() == 2
+    finally:
+        connection.close()

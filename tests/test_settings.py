@@ -20,6 +20,13 @@ def test_postgres_url_is_understood():
     assert where == ("db.internal", 5433, "lists", "postgres")
 
 
+def test_postgres_prepares_the_mail_paths_statements_unless_a_pooler_forbids_it(monkeypatch):
+    monkeypatch.delenv("DATABASE_PREPARED_STATEMENTS", raising=False)
+    assert database_from_url("postgres://db/lists")["OPTIONS"]["prepare_threshold"] == 0
+    monkeypatch.setenv("DATABASE_PREPARED_STATEMENTS", "off")
+    assert database_from_url("postgres://db/lists")["OPTIONS"]["prepare_threshold"] is None
+
+
 def test_search_url_chooses_fts5_whoosh_or_elasticsearch():
     assert haystack_from_url("sqlite:///srv/search.sqlite3") == {
         "ENGINE": "archive.fts5_backend.Fts5Engine",

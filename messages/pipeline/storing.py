@@ -18,7 +18,7 @@ from django.db import connection
 from archive.tasks import archive_on_commit
 from lists.models import MailingList
 from mailman_site.events import emit
-from messages import nudges
+from messages import nudges, prepared
 from messages.inbound import outcome_params, outcome_sql
 from messages.models import InboundStatus, Post
 from messages.pipeline.numbering import save_numbered
@@ -112,7 +112,7 @@ def store_in_one_statement(post: Post, mlist: MailingList, state: PostState, *, 
     params += values
     if deliver:
         params += batch_params(post)
-    with connection.cursor() as cursor:
+    with prepared.cursor() as cursor:
         cursor.execute(stored_post_sql(finishing is not None, deliver), params)
         row = cursor.fetchone()
     if row is None:

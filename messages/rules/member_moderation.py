@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy
 
 from lists.models import Action
 from members.models import Address, Membership, Role
+from messages import prepared
 from messages.pipeline import OnHit, Rule, register_rule
 
 
@@ -45,7 +46,7 @@ def moderation_actions(list_id: int, senders: list[str]) -> dict[str, str]:
         return {}
     # Every post asks this: SQL written once per number of senders rather
     # than compiled by the ORM each time.
-    with connection.cursor() as cursor:
+    with prepared.cursor() as cursor:
         cursor.execute(moderation_actions_sql(len(senders)), [list_id, Role.MEMBER.value, *senders])
         return dict(cursor.fetchall())
 
