@@ -139,6 +139,7 @@ def test_the_statements_a_post_takes_are_prepared_once_on_the_connection(mlist, 
 @only_on_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_behind_a_pooler_that_cannot_keep_them_nothing_is_prepared(mlist, member):
+    connection.close()  # a fresh session, with nothing prepared by an earlier test
     connection.ensure_connection()
     connection.connection.prepare_threshold = None  # DATABASE_PREPARED_STATEMENTS=off
     try:
