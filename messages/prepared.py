@@ -23,6 +23,8 @@ def cursor() -> CursorWrapper:
         return connection.cursor()
     from django.db.backends.postgresql.base import ServerBindingCursor
 
+    # As Django's own cursor(): a connection idle since the last job is checked first.
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
     with connection.wrap_database_errors:
         server_binding = ServerBindingCursor(connection.connection)

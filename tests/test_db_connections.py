@@ -5,6 +5,7 @@ import pytest
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections
 
 from mailman_site import db_connections
+from messages import prepared
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,6 +31,19 @@ def test_an_idle_connection_is_checked_before_use(monkeypatch):
 
     assert db_connections.job_started() is True
     assert connection.health_check_done is False
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="elsewhere prepared.cursor() is Django's own cursor")
+def test_a_prepared_statement_cursor_checks_an_idle_connection_as_djangos_own_does(monkeypatch):
+    connection.ensure_connection()
+    db_connections.job_finished()
+    monkeypatch.setattr(db_connections, "FRESH_SECONDS", 0)
+    db_connections.job_started()
+    connection.connection.close()  # as when the server went away while it was idle
+
+    with prepared.cursor() as cursor:
+        cursor.execute("SELECT %s", [1])
+        assert cursor.fetchone() == (1,)
 
 
 def test_a_connection_that_still_works_is_not_lost():
