@@ -23,7 +23,7 @@ from functools import cache
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Field, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -159,8 +159,27 @@ def snapshot_params(post: Post) -> list:
 def batch_params(post: Post) -> list:
     """batches_sql()'s parameters: the batch size, then the values of the
     batch columns it does not compute, for new batches of `post`."""
-    template = DeliveryBatch(post=post, recipients="", recipient_count=0, next_attempt_at=timezone.now())
-    return [settings.DELIVERY_BATCH_SIZE, *insert_params(template, snapshot_batch_fields())]
+    params, timed = new_batch_values()
+    params = [settings.DELIVERY_BATCH_SIZE, *params]
+    now = timezone.now()
+    for index, field in timed:
+        params[1 + index] = field.get_db_prep_save(now, connection)
+    return params
+
+
+@cache
+def new_batch_values() -> tuple[list, list[tuple[int, Field]]]:
+    """The values snapshot_batch_fields() take in every new batch, prepared
+    for the database once (every post asks for them), and (index, field)
+    of those that are the time it is made: next_attempt_at, and any auto_now."""
+    fields = snapshot_batch_fields()
+    template = DeliveryBatch(recipients="", recipient_count=0, next_attempt_at=timezone.now())
+    timed = [
+        (index, field)
+        for index, field in enumerate(fields)
+        if field.name == "next_attempt_at" or getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+    ]
+    return insert_params(template, fields), timed
 
 
 @cache
@@ -530,14 +549,11 @@ def update_held_batch(claim: Claim, changes: dict) -> int:
     still holds it; returns the rows changed (1 or 0). The UPDATE that
     `DeliveryBatch.objects.filter(claim.holding()).update(**changes)` makes,
     written here because every batch ends with it."""
-    quote = connection.ops.quote_name
     fields = [DeliveryBatch._meta.get_field(name) for name in changes]
     token = DeliveryBatch._meta.get_field("claimed_until").get_db_prep_value(claim.token, connection)
     with prepared.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {quote(DeliveryBatch._meta.db_table)} SET "  # noqa: S608
-            + ", ".join(f"{quote(field.column)} = %s" for field in fields)
-            + " WHERE id = %s AND status = %s AND claimed_until = %s",
+            held_batch_update_sql(tuple(changes)),
             [
                 *(field.get_db_prep_save(changes[field.name], connection) for field in fields),
                 claim.batch_id,
@@ -546,6 +562,18 @@ def update_held_batch(claim: Claim, changes: dict) -> int:
             ],
         )
         return cursor.rowcount
+
+
+@cache
+def held_batch_update_sql(names: tuple[str, ...]) -> str:
+    """update_held_batch()'s statement, setting the fields `names`."""
+    quote = connection.ops.quote_name
+    columns = [DeliveryBatch._meta.get_field(name).column for name in names]
+    return (
+        f"UPDATE {quote(DeliveryBatch._meta.db_table)} SET "  # noqa: S608
+        + ", ".join(f"{quote(column)} = %s" for column in columns)
+        + " WHERE id = %s AND status = %s AND claimed_until = %s"
+    )
 
 
 # Read

@@ -53,6 +53,8 @@ CLAIM_LEASE = timedelta(minutes=10)
 # server down) goes back to the queue, where the sweeper finds it again,
 # this many times in all before it is parked.
 TEMPORARY_FAILURE_ATTEMPTS = 10
+# Posts of a group parsed, and their senders' moderation looked up, at once.
+READ_AHEAD = 16
 # Frames of the traceback kept with a parked message.
 ERROR_FRAMES = 6
 # A group takes no further post after this long and puts the rest back in
@@ -98,15 +100,17 @@ def process_inbound_message(inbound_id: int, list_id: int | None = None) -> None
     if not group:
         logger.info("Inbound message %s is not waiting to be processed; skipped", inbound_id)
         return
-    if len(group) > 1:
-        read_ahead(group)
     started = time.monotonic()
     with nudges.grouped():
         for number, claimed in enumerate(group):
             if number and time.monotonic() - started > GROUP_SECONDS:
                 release(group[number:])
                 break
+            if len(group) > 1 and number % READ_AHEAD == 0:
+                read_ahead(group[number : number + READ_AHEAD])
             process_claimed(claimed)
+            # Read ahead for it, and done with: a group keeps READ_AHEAD parsed posts at most.
+            claimed.read_post = None
 
 
 @dataclass(frozen=True)

@@ -233,8 +233,11 @@ def queue_for_processing(inbound_id: int, list_id: int | None = None) -> None:
 
 
 # Posts to one list that one actor call processes at most (messages.dispatch):
-# under load posts queue up, and a group shares its claim and its broker messages.
-GROUP_SIZE = 16
+# under load posts queue up, and a group shares its claim, its broker
+# messages and its archive transaction. 32: with 64, groups used a few per
+# cent less machine time a post but the workers' memory grew by 8 MB each
+# (benchmarks/README.md).
+GROUP_SIZE = 32
 # A list's posts get one nudge in this many seconds at most; those that
 # come meanwhile wait for the next one, and go in one nudge a GROUP_SIZE.
 # A nudge makes a worker take a group of the list's queued posts, so one a

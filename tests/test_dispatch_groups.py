@@ -156,6 +156,28 @@ def test_a_groups_senders_are_looked_up_in_one_query_and_each_post_moderated_by_
     assert len([query for query in queries if "membership.moderation_action" in query["sql"]]) == 1
 
 
+def test_a_large_group_is_read_ahead_a_few_posts_at_a_time(mlist, member, monkeypatch):
+    monkeypatch.setattr(dispatch, "READ_AHEAD", 2)
+    claimed, parsed_at_once = [], []
+    read_ahead = dispatch.read_ahead
+
+    def counting(posts):
+        read_ahead(posts)
+        claimed.extend(posts)
+        parsed_at_once.append(sum(getattr(row, "read_post", None) is not None for row in claimed))
+
+    monkeypatch.setattr(dispatch, "read_ahead", counting)
+    group = [receive(mlist, compose()) for _ in range(5)]
+
+    with CaptureQueriesContext(connection) as queries:
+        process_inbound_message(group[0].pk)
+
+    assert statuses(group) == [InboundStatus.ACCEPTED] * 5
+    # Senders looked up for posts 1-2, 3-4 and 5; the posts done with let go of their parsed message.
+    assert len([query for query in queries if "membership.moderation_action" in query["sql"]]) == 3
+    assert parsed_at_once == [2, 2, 1]
+
+
 def test_a_group_whose_senders_cannot_be_looked_up_together_is_processed_post_by_post(mlist, member, monkeypatch):
     def lookup_fails(list_id, senders):
         raise OSError("connection lost")
