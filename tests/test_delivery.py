@@ -101,6 +101,18 @@ def test_batches_group_the_recipients_by_domain_for_the_mta(mlist, settings):
     assert [batch.recipient_count for batch in post.batches.order_by("pk")] == [4, 4, 1]
 
 
+def test_each_posts_batches_are_due_and_stamped_when_it_is_stored(mlist, monkeypatch):
+    subscribe(mlist, "a@example.org")
+    first = timezone.now().replace(microsecond=0)
+    for sequence, moment in enumerate((first, first + timedelta(minutes=5)), start=1):
+        monkeypatch.setattr(timezone, "now", lambda moment=moment: moment)
+        post = make_post(mlist, sequence=sequence)
+        enqueue_post(post)
+        batch = post.batches.get()
+        assert (batch.next_attempt_at, batch.updated_at) == (moment, moment)
+        assert (batch.status, batch.attempts, batch.sent_count, batch.failures) == (BatchStatus.PENDING, 0, 0, [])
+
+
 def test_a_list_without_recipients_stores_no_batch(mlist):
     post = make_post(mlist)
 

@@ -76,6 +76,20 @@ def test_archived_at_is_the_permalink_the_archive_gives_the_post(mlist, settings
     assert out["Archived-At"] == f"<{permalink}>"
 
 
+def test_each_post_gets_its_own_permalink_under_the_site_of_the_moment(mlist, settings):
+    settings.SITE_URL = SITE
+    first, second = compose(), compose()
+    first.replace_header("Message-ID", "<queen.1@example.org>")
+    second.replace_header("Message-ID", "<queen.2@example.org>")
+    assert message_id_hash("queen.2@example.org") in run("rfc-2369", mlist, second)["Archived-At"]
+    assert message_id_hash("queen.1@example.org") in run("rfc-2369", mlist, first)["Archived-At"]
+
+    settings.SITE_URL = "https://new.example.net"
+    out = run("rfc-2369", mlist, first)
+    assert out["List-Archive"] == "<https://new.example.net/lists/ant.example.com/archive/>"
+    assert out["Archived-At"].startswith("<https://new.example.net/lists/ant.example.com/archive/message/")
+
+
 def test_an_unarchived_list_has_no_archived_at(mlist):
     configure_list(mlist, archive_policy=ArchivePolicy.NEVER)
     assert "Archived-At" not in run("rfc-2369", mlist, compose())

@@ -1,11 +1,13 @@
 """The rfc-2369 handler: RFC 2919 List-Id, RFC 2369 List-* and RFC 5064
 Archived-At headers."""
 
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr
+from functools import lru_cache
 
 from django.conf import settings
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.translation import gettext_lazy
 
 from archive.reading import message_id_hash, normal_message_id
@@ -71,12 +73,35 @@ def archive_headers(mlist: MailingList, msg: EmailMessage) -> list[tuple[str, st
     archive reads it (archive.reading)."""
     if mlist.archive_policy == ArchivePolicy.NEVER:
         return []
-    headers = [("List-Archive", f"<{site_url('archive-index', mlist.list_id)}>")]
+    urls = archive_urls(mlist.list_id, settings.SITE_URL, get_script_prefix(), get_urlconf())
+    headers = [("List-Archive", f"<{urls.index}>")]
     message_id = normal_message_id(clean_text(raw_header(msg, "Message-ID") or ""))
     if message_id:
-        permalink = site_url("archive-message", mlist.list_id, message_id_hash(message_id))
-        headers.append(("Archived-At", f"<{permalink}>"))
+        headers.append(("Archived-At", f"<{urls.message(message_id_hash(message_id))}>"))
     return headers
+
+
+# Any Message-ID hash: the permalinks of a list differ in it alone.
+SOME_HASH = "A" * 32
+
+
+@dataclass(frozen=True)
+class ArchiveURLs:
+    index: str
+    # A message's permalink is its hash between these.
+    before_hash: str
+    after_hash: str
+
+    def message(self, message_hash: str) -> str:
+        return f"{self.before_hash}{message_hash}{self.after_hash}"
+
+
+@lru_cache(maxsize=1024)
+def archive_urls(list_id: str, site: str, script_prefix: str, urlconf: str | None) -> ArchiveURLs:
+    """A list's archive URLs, reversed once (every post asks for them), not
+    once a post; the arguments after the list's id are what reverse() depends on."""
+    before, _hash, after = site_url("archive-message", list_id, SOME_HASH).rpartition(SOME_HASH)
+    return ArchiveURLs(site_url("archive-index", list_id), before, after)
 
 
 def site_url(name: str, *args: str) -> str:
