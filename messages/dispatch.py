@@ -109,7 +109,7 @@ def process_inbound_message(inbound_id: int, list_id: int | None = None) -> None
             if len(group) > 1 and number % READ_AHEAD == 0:
                 read_ahead(group[number : number + READ_AHEAD])
             process_claimed(claimed)
-            # Read ahead for it, and done with: a group keeps READ_AHEAD parsed posts at most.
+            # Its parsed message is done with: a group holds READ_AHEAD of them at most.
             claimed.read_post = None
 
 

@@ -98,14 +98,12 @@ class ArchiveURLs:
 
 @lru_cache(maxsize=1024)
 def archive_urls(list_id: str, site: str, script_prefix: str, urlconf: str | None) -> ArchiveURLs:
-    """A list's archive URLs, reversed once (every post asks for them), not
-    once a post; the arguments after the list's id are what reverse() depends on."""
-    before, _hash, after = site_url("archive-message", list_id, SOME_HASH).rpartition(SOME_HASH)
-    return ArchiveURLs(site_url("archive-index", list_id), before, after)
-
-
-def site_url(name: str, *args: str) -> str:
-    return f"{settings.SITE_URL}{reverse(name, args=args)}"
+    """A list's archive URLs on `site`, reversed once (every post asks for
+    them), not once a post; the cache is keyed on what reverse() reads too."""
+    permalink = reverse("archive-message", args=[list_id, SOME_HASH], urlconf=urlconf)
+    before, _hash, after = permalink.rpartition(SOME_HASH)
+    index = reverse("archive-index", args=[list_id], urlconf=urlconf)
+    return ArchiveURLs(f"{site}{index}", f"{site}{before}", after)
 
 
 def list_url(mlist: MailingList) -> str:
