@@ -22,11 +22,12 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from archive.models import ArchivedMessage, Attachment, ListArchive, Reference, Thread
+from archive.models import ArchivedMessage, ListArchive, Reference, Thread
 from archive.reading import ReadMessage, message_id_hash, read_message
 from archive.services import Archived, archived_row, attachment_rows, lock_archive
 from lists.models import MailingList
 from messages.models import Post
+from messages.rows import bulk_insert
 
 logger = logging.getLogger(__name__)
 
@@ -207,7 +208,7 @@ class Batch:
                 started_at=group.started_at,
                 last_activity=group.last_activity,
             )
-        Thread.objects.bulk_create([group.row for group in new_threads])
+        bulk_insert([group.row for group in new_threads])
         messages = []
         for node in self.new_nodes:
             message, _read = rows[node.hash]
@@ -215,7 +216,7 @@ class Batch:
             message.parent_id = node.parent.pk if node.parent is not None else None
             messages.append(message)
             node.row = message
-        ArchivedMessage.objects.bulk_create(messages)
+        bulk_insert(messages)
         for node in self.new_nodes:
             node.pk = node.row.pk
         # Parents made in this batch, messages moved or adopted, and the threads'
@@ -261,13 +262,15 @@ class Batch:
                 if not group.merged_away
             ],
         )
-        Reference.objects.bulk_create(
-            Reference(mailing_list=self.mlist, message_id=node.pk, ref_hash=ref_hash, distance=distance)
-            for node in self.new_nodes
-            for ref_hash, distance in node.refs.items()
+        bulk_insert(
+            [
+                Reference(mailing_list=self.mlist, message_id=node.pk, ref_hash=ref_hash, distance=distance)
+                for node in self.new_nodes
+                for ref_hash, distance in node.refs.items()
+            ]
         )
-        Attachment.objects.bulk_create(
-            attachment for node in self.new_nodes for attachment in attachment_rows(node.row, rows[node.hash][1])
+        bulk_insert(
+            [attachment for node in self.new_nodes for attachment in attachment_rows(node.row, rows[node.hash][1])]
         )
         ListArchive.objects.filter(mailing_list=self.mlist).update(
             message_count=F("message_count") + len(self.new_nodes),

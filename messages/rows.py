@@ -1,6 +1,7 @@
 """Model instances from hand-written SQL, for the few statements of the
 mail path that the ORM cannot write as one round trip (an UPDATE that
-returns the row it claimed together with its related rows).
+returns the row it claimed together with its related rows) or writes at a
+cost that counts there (bulk_insert).
 
 A `Columns` names one model's columns under a table alias and turns its
 slice of a result row into an instance, with the same conversions the ORM
@@ -8,10 +9,13 @@ applies (JSON text decoded, and so on), as `select_related` would.
 """
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Generic, TypeVar
 
 from django.db import connection
 from django.db.models import Model
+
+from messages import prepared
 
 M = TypeVar("M", bound=Model)
 
@@ -89,3 +93,44 @@ def mark_saved(instance: Model, pk: int) -> None:
     instance.pk = pk
     instance._state.adding = False
     instance._state.db = connection.alias
+
+
+def bulk_insert(instances: Sequence[M]) -> None:
+    """Insert the unsaved `instances` (of one model, no primary key set) as
+    `bulk_create()` does, setting their primary keys.
+
+    On PostgreSQL in one prepared statement, whatever their number, each
+    column an array sent in binary: bulk_create's statement carries the
+    values merged into its text, which psycopg and PostgreSQL then parse
+    and PostgreSQL plans afresh, and for the archive's messages that cost
+    more than storing them (benchmarks/README.md). Elsewhere bulk_create().
+    """
+    if not instances:
+        return
+    model = type(instances[0])
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(instances)
+        return
+    fields = insert_fields(model)
+    rows = []
+    for instance in instances:
+        instance._prepare_related_fields_for_save(operation_name="bulk_insert")
+        rows.append(insert_params(instance, fields))
+    with prepared.cursor() as cursor:
+        cursor.execute(unnest_insert_sql(model), [list(column) for column in zip(*rows, strict=True)])
+        for instance, (pk,) in zip(instances, cursor.fetchall(), strict=True):
+            mark_saved(instance, pk)
+
+
+@cache
+def unnest_insert_sql(model: type[Model]) -> str:
+    """INSERT of `model`'s rows from one array a column (insert_fields()
+    order), returning their ids in the arrays' order, as Django's own
+    bulk_create on PostgreSQL does."""
+    quote = connection.ops.quote_name
+    fields = insert_fields(model)
+    columns = ", ".join(quote(field.column) for field in fields)
+    # An array's type is its column's without a length: varchar[], not varchar(50)[].
+    arrays = ", ".join(f"%b::{field.db_type(connection).split('(')[0]}[]" for field in fields)
+    table = quote(model._meta.db_table)
+    return f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) RETURNING {quote(model._meta.pk.column)}"  # noqa: S608
