@@ -141,12 +141,7 @@ def archive_stored_posts(post_ids: Sequence[int]) -> None:
     a score per post, sending their messages to the index together. One that
     fails does not stop the others; the first error is raised at the end."""
     posts = posts_to_archive(post_ids)
-    already = {
-        post_id: (pk, indexed)
-        for post_id, pk, indexed in ArchivedMessage.objects.filter(post__in=posts).values_list(
-            "post_id", "pk", "indexed"
-        )
-    }
+    already = {post.pk: (post.archived_pk, post.archived_indexed) for post in posts if post.archived_pk is not None}
     done = list(already)
     unindexed = [pk for pk, indexed in already.values() if not indexed]
     by_list: dict[int, list[Post]] = {}
@@ -167,17 +162,34 @@ def archive_stored_posts(post_ids: Sequence[int]) -> None:
 
 def posts_to_archive(post_ids: Sequence[int]) -> list[Post]:
     """The posts of `post_ids` to archive, by list and post number: not gone,
-    of an archived list, not withdrawn by an owner."""
+    of an archived list, not withdrawn by an owner. Each has the id of its
+    archived message (`archived_pk`, None when there is none yet) and
+    whether that is indexed (`archived_indexed`); the posts of a list share
+    one instance of its row. Two queries."""
     posts = list(
-        Post.objects.select_related("mailing_list").filter(pk__in=post_ids).order_by("mailing_list", "sequence")
+        Post.objects.filter(pk__in=post_ids)
+        .annotate(
+            archived_pk=F("archived__pk"),
+            archived_indexed=F("archived__indexed"),
+            withdrawn=F("archive_withdrawal__post_id"),
+        )
+        .order_by("mailing_list", "sequence")
     )
     for post_id in set(post_ids) - {post.pk for post in posts}:
         logger.info("Post %s is gone; not archived", post_id)
-    posts = [post for post in posts if post.mailing_list.archive_policy != ArchivePolicy.NEVER]
-    withdrawn = set(WithdrawnPost.objects.filter(post__in=posts).values_list("post_id", flat=True))
-    for post_id in withdrawn:
-        logger.info("Post %s was deleted from the archive by an owner; not archived again", post_id)
-    return [post for post in posts if post.pk not in withdrawn]
+    lists = MailingList.objects.in_bulk({post.mailing_list_id for post in posts})
+    kept = []
+    for post in posts:
+        mlist = lists.get(post.mailing_list_id)
+        if mlist is None or mlist.archive_policy == ArchivePolicy.NEVER:
+            # Deleted (with its posts) since they were read, or not archived.
+            continue
+        post.mailing_list = mlist
+        if post.withdrawn is not None:
+            logger.info("Post %s was deleted from the archive by an owner; not archived again", post.pk)
+            continue
+        kept.append(post)
+    return kept
 
 
 def archive_list_posts(
