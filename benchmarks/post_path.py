@@ -8,7 +8,9 @@ processes), a 10-member list as ingest.py's, then `--posts` posts of 2 to
 directly: `store_inbound()` (the LMTP receiver's commit),
 `process_inbound_message()` (the inbound worker: claim, rules, handlers,
 the recipient snapshot) and `send_batch()` (the delivery worker, to the
-counting sink on loopback). Output, one JSON line per setup: the SQL
+counting sink on loopback). Then the posts are archived as the archive
+worker archives a group's (`archive_stored_posts()`, `--archive-group` posts
+a call). Output, one JSON line per setup: the SQL
 statements each step sends (counted on the second post, whose statements
 are listed with `--show-sql`; the first warms the process up, which then
 keeps the list's configuration: messages/list_configuration.py) and the
@@ -35,15 +37,17 @@ LIST = f"path@{harness.DOMAIN}"
 MEMBERS = 10
 
 
-def child(posts: int, show_sql: bool) -> dict:
+def child(posts: int, show_sql: bool, archive_group: int) -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from archive.models import ArchivedMessage
+    from archive.services import archive_stored_posts
     from messages.addresses import resolve_recipient
     from messages.delivery import send_batch
     from messages.dispatch import process_inbound_message
     from messages.inbound import store_inbound
-    from messages.models import DeliveryBatch, InboundMessage, InboundStatus
+    from messages.models import DeliveryBatch, InboundMessage, InboundStatus, Post
 
     harness.create_list(LIST, harness.member_lines("p", MEMBERS))
     sender = harness.member_lines("p", 1)[0]
@@ -103,6 +107,20 @@ def child(posts: int, show_sql: bool) -> dict:
     if connection.vendor == "postgresql":
         result["database_cpu_ms_per_post"] = {name: round(1000 * s / posts, 2) for name, s in database_cpu.items()}
         result["database_cpu_ms_per_post"]["total"] = round(sum(result["database_cpu_ms_per_post"].values()), 2)
+    # The posts were accepted without a broker: none is archived yet.
+    post_ids = list(
+        Post.objects.filter(mailing_list=recipient.mailing_list).order_by("sequence").values_list("pk", flat=True)
+    )
+    began, server_began = time.process_time(), server()
+    for start in range(2, len(post_ids), archive_group):
+        archive_stored_posts(post_ids[start : start + archive_group])
+    result["archive"] = {
+        "group": archive_group,
+        "all_archived": ArchivedMessage.objects.filter(post__in=post_ids[2:]).count() == posts,
+        "cpu_ms_per_post": round(1000 * (time.process_time() - began) / posts, 2),
+    }
+    if connection.vendor == "postgresql":
+        result["archive"]["database_cpu_ms_per_post"] = round(1000 * (server() - server_began) / posts, 2)
     if show_sql:
         result["sql"] = steps
     return result
@@ -126,7 +144,7 @@ def run_setup(setup: str, args) -> dict:
         sink.start()
         try:
             with harness.prepared_setup(setup, workdir, "", SMTP_URL=sink.url, LOG_LEVEL="WARNING") as env:
-                argv = ["child", str(args.posts), "sql" if args.show_sql else "-"]
+                argv = ["child", str(args.posts), "sql" if args.show_sql else "-", str(args.archive_group)]
                 result = harness.run_child(__file__, env, *argv)
             try:
                 sink.wait_for((args.posts + 2) * MEMBERS, 60)
@@ -143,11 +161,14 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=300)
     parser.add_argument("--setups", default="postgres,embedded")
     parser.add_argument("--show-sql", action="store_true", help="list the first post's statements")
+    parser.add_argument(
+        "--archive-group", type=int, default=32, help="posts archived a call (messages.inbound.GROUP_SIZE)"
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         harness.child_setup()
-        print(json.dumps(child(int(args.child[1]), args.child[2] == "sql")))
+        print(json.dumps(child(int(args.child[1]), args.child[2] == "sql", int(args.child[3]))))
         return
     for setup in args.setups.split(","):
         if setup not in harness.SETUPS:
