@@ -136,42 +136,67 @@ def archive_stored_post(post_id: int) -> ArchivedMessage | None:
 
 
 def archive_stored_posts(post_ids: Sequence[int]) -> None:
-    """archive_stored_post for each of a group's posts (messages.nudges), in
-    post number order, with a handful of queries for the group rather than
-    a score per post, sending their messages to the index together. One that
-    fails does not stop the others; the first error is raised at the end."""
+    """archive_stored_post for each of a group's posts (the archive_posts
+    actor), in post number order, with a handful of queries for the group
+    rather than a score per post, sending their messages to the index
+    together. One that fails does not stop the others; the first error is
+    raised at the end."""
     posts = posts_to_archive(post_ids)
-    already = {post.pk: (post.archived_pk, post.archived_indexed) for post in posts if post.archived_pk is not None}
-    done = list(already)
-    unindexed = [pk for pk, indexed in already.values() if not indexed]
-    by_list: dict[int, list[Post]] = {}
-    for post in posts:
-        if post.pk not in already:
-            by_list.setdefault(post.mailing_list_id, []).append(post)
-    error: Exception | None = None
-    for list_posts in by_list.values():
-        archived, list_error = archive_list_posts(list_posts[0].mailing_list, list_posts)
-        error = error or list_error
-        done += [post_id for post_id, _message in archived]
-        unindexed += [message.pk for _post_id, message in archived if not message.indexed]
-    ArchiveNudge.objects.filter(post__in=done).delete()
-    index_on_commit(unindexed)
+    already = [post for post in posts if post.archived_pk is not None]
+    archived, error = archive_new_posts([post for post in posts if post.archived_pk is None])
+    done = {post.pk for post in already} | {post_id for post_id, _message in archived}
+    # Only a post the sweeper sent again has a nudge to forget.
+    nudged = [post.pk for post in posts if post.nudged is not None and post.pk in done]
+    if nudged:
+        ArchiveNudge.objects.filter(post__in=nudged).delete()
+    index_on_commit(
+        [post.archived_pk for post in already if not post.archived_indexed]
+        + [message.pk for _post_id, message in archived if not message.indexed]
+    )
     if error is not None:
         raise error
+
+
+def archive_accepted_posts(posts: Sequence[Post]) -> None:
+    """Archive the posts the calling worker has just accepted (none archived
+    yet, of archived lists), from the rows it holds rather than read again,
+    as archive_stored_posts would, and send them to the index. One that
+    fails does not stop the others; the first error is raised at the end."""
+    archived, error = archive_new_posts(posts)
+    index_on_commit([message.pk for _post_id, message in archived if not message.indexed])
+    if error is not None:
+        raise error
+
+
+def archive_new_posts(posts: Sequence[Post]) -> tuple[list[tuple[int, ArchivedMessage]], Exception | None]:
+    """archive_list_posts for the posts of each list among `posts`, none
+    archived yet: (post id, message) of those archived, and the first error."""
+    by_list: dict[int, list[Post]] = {}
+    for post in posts:
+        by_list.setdefault(post.mailing_list_id, []).append(post)
+    archived: list[tuple[int, ArchivedMessage]] = []
+    error: Exception | None = None
+    for list_posts in by_list.values():
+        list_archived, list_error = archive_list_posts(list_posts[0].mailing_list, list_posts)
+        archived += list_archived
+        error = error or list_error
+    return archived, error
 
 
 def posts_to_archive(post_ids: Sequence[int]) -> list[Post]:
     """The posts of `post_ids` to archive, by list and post number: not gone,
     of an archived list, not withdrawn by an owner. Each has the id of its
-    archived message (`archived_pk`, None when there is none yet) and
-    whether that is indexed (`archived_indexed`); the posts of a list share
-    one instance of its row. Two queries."""
+    archived message (`archived_pk`, None when there is none yet), whether
+    that is indexed (`archived_indexed`) and whether the sweeper sent it
+    again (`nudged`, None when not); the posts of a list share one instance
+    of its row. Two queries."""
     posts = list(
         Post.objects.filter(pk__in=post_ids)
         .annotate(
             archived_pk=F("archived__pk"),
             archived_indexed=F("archived__indexed"),
             withdrawn=F("archive_withdrawal__post_id"),
+            nudged=F("archive_nudge__post_id"),
         )
         .order_by("mailing_list", "sequence")
     )

@@ -51,4 +51,4 @@ def archive_on_commit(post: Post) -> None:
     from messages import nudges
 
     if post.mailing_list.archive_policy != ArchivePolicy.NEVER:
-        transaction.on_commit(lambda: nudges.archive(post.pk))
+        transaction.on_commit(lambda: nudges.archive(post))

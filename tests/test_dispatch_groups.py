@@ -11,17 +11,20 @@ from django.utils import timezone
 from dramatiq import Message
 from dramatiq.brokers.stub import StubBroker
 
+import archive.services
+from archive.models import ArchivedMessage, ListArchive
 from archive.tasks import archive_post, archive_posts
 from lists.models import Action
 from lists.services import create_list
 from members.services import subscribe
-from messages import dispatch
+from messages import dispatch, nudges
 from messages.dispatch import GROUP_SIZE, process_inbound_message
 from messages.models import Destination, InboundMessage, InboundStatus, Post
 from messages.pipeline import Handler, register_handler, registry
 from messages.tasks import deliver_batch, deliver_batches
 from tests.inbound_mail import compose, receive
 from tests.lmtp_client import queued_ids, use_stub_broker
+from tests.test_archive_post_groups import posted
 
 pytest_plugins = ["tests.mail_fixtures"]
 
@@ -236,20 +239,69 @@ def test_a_message_that_is_not_a_post_is_processed_alone(mlist, member):
     assert InboundMessage.objects.get(pk=post.pk).status == InboundStatus.QUEUED
 
 
+def archived(posts: list[Post]) -> list[bool]:
+    """For each post, whether the archive holds it as it was stored."""
+    messages = {message.post_id: bytes(message.raw) for message in ArchivedMessage.objects.all()}
+    return [messages.get(post.pk) == bytes(post.raw) for post in posts]
+
+
 @pytest.mark.django_db(transaction=True)
-def test_a_group_sends_its_batches_and_its_archive_message_together(mlist, member, sent_messages):
+def test_a_group_sends_its_batches_together_and_archives_its_posts_itself(mlist, member, sent_messages):
     queued = [receive(mlist, compose()) for _ in range(3)]
     process_inbound_message(queued[0].pk)
-    batch_ids = [post.batches.get().pk for post in Post.objects.order_by("sequence")]
+    posts = list(Post.objects.order_by("sequence"))
+    assert sent(sent_messages, "delivery") == [("deliver_batches", [[post.batches.get().pk for post in posts]])]
+    assert sent(sent_messages, "archive") == []
+    assert archived(posts) == [True, True, True]
+    assert ListArchive.objects.get(mailing_list=mlist).message_count == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_from_the_first_post_beyond_what_a_group_holds_on_its_posts_go_to_the_archive_queue(
+    mlist, member, sent_messages, monkeypatch
+):
+    monkeypatch.setattr(nudges, "HELD_BYTES", 4000)
+    queued = [receive(mlist, compose(body=body)) for body in ("Short.\n", "Long. " * 1000 + "\n", "Short.\n")]
+    process_inbound_message(queued[0].pk)
+    posts = list(Post.objects.order_by("sequence"))
+    assert archived(posts) == [True, False, False]
+    assert sent(sent_messages, "archive") == [("archive_posts", [[post.pk for post in posts[1:]]])]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_posts_a_group_could_not_archive_go_to_the_archive_queue(mlist, member, sent_messages, monkeypatch):
+    def disk_full(posts):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(archive.services, "archive_new_posts", disk_full)
+    queued = [receive(mlist, compose()) for _ in range(2)]
+    process_inbound_message(queued[0].pk)
     post_ids = list(Post.objects.order_by("sequence").values_list("pk", flat=True))
-    assert sent(sent_messages, "delivery") == [("deliver_batches", [batch_ids])]
+    assert statuses(queued) == [InboundStatus.ACCEPTED] * 2
     assert sent(sent_messages, "archive") == [("archive_posts", [post_ids])]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_post_processed_alone_sends_its_own_messages(mlist, member, sent_messages):
+def test_a_group_cut_short_leaves_its_posts_to_the_archive_queue(mlist, member, sent_messages):
+    [post] = posted(mlist, [b"Message-ID: <cut@x>\n\nA post.\n"])
+    with pytest.raises(KeyboardInterrupt), nudges.grouped():
+        nudges.archive(post)
+        raise KeyboardInterrupt
+    assert sent(sent_messages, "archive") == [("archive_post", [post.pk])]
+    assert archived([post]) == [False]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_post_processed_alone_sends_its_own_batch_and_is_archived_too(mlist, member, sent_messages):
     inbound = receive(mlist, compose())
     process_inbound_message(inbound.pk)
     post = Post.objects.get()
     assert sent(sent_messages, "delivery") == [("deliver_batch", [post.batches.get().pk])]
+    assert archived([post]) == [True]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_post_accepted_outside_a_group_goes_to_the_archive_queue(mlist, member, sent_messages):
+    [post] = posted(mlist, [b"Message-ID: <alone@x>\n\nA post.\n"])
+    nudges.archive(post)
     assert sent(sent_messages, "archive") == [("archive_post", [post.pk])]
