@@ -92,7 +92,7 @@ class Batch:
 
     def load(self, hashes: set[str]) -> int:
         """Load the threads holding, or waiting for, any of `hashes`; return
-        an order above every existing message's and thread's pk."""
+        an order above every loaded message's and thread's pk."""
         lookups = sorted(hashes)
         thread_ids: set[int] = set()
         for chunk in chunks(lookups):
@@ -140,10 +140,10 @@ class Batch:
                 node = by_pk[message_pk]
                 node.refs[ref_hash] = distance
                 self.waiting_on[ref_hash].append((node, distance))
-        # New rows get pks above every existing one, in the order they are made.
-        highest_message = ArchivedMessage.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-        highest_thread = Thread.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-        return max(highest_message, highest_thread) + 1
+        # New rows will get pks above every existing one, in the order they
+        # are made; orders are only compared within the batch, so above the
+        # loaded ones is enough.
+        return max([*by_pk, *(group.order for group in self.groups)], default=0) + 1
 
     def order(self) -> int:
         self.sequence += 1
