@@ -1,8 +1,8 @@
-"""The broker messages that follow an accepted post: its delivery batches
-to the delivery queue and the post to the archive, sent once the
-transaction that stored it commits.
+"""What follows an accepted post once the transaction that stored it
+commits: its delivery batches to the delivery queue, and the post to the
+archive.
 
-A post processed alone sends one message per batch and one archive
+A post stored outside a group sends one message per batch and one archive
 message. While the inbound worker processes a group of posts
 (messages.dispatch), it collects them (`grouped()`) and sends them after
 the group's last post: the single batches of the group's posts together,
