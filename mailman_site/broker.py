@@ -9,6 +9,7 @@ loses nothing when the process dies.
 Importing this module installs the broker; actor modules import it first.
 """
 
+import threading
 from urllib.parse import urlsplit
 
 import dramatiq
@@ -66,6 +67,23 @@ def make_broker(url: str) -> dramatiq.Broker:
 
 def is_in_process(broker: dramatiq.Broker) -> bool:
     return isinstance(broker, StubBroker)
+
+
+# Set by the all-in-one command once its worker threads consume the
+# in-process broker; other processes (a management command, a web server
+# started alone) have nobody to run what they would send it.
+_local_workers = threading.Event()
+
+
+def local_workers_started() -> None:
+    _local_workers.set()
+
+
+def runs_sent_work(broker: dramatiq.Broker) -> bool:
+    """Whether a message sent to `broker` from this process will be run:
+    always on Redis and RabbitMQ (the workers are elsewhere), on the
+    in-process broker only in the process whose threads consume it."""
+    return not is_in_process(broker) or _local_workers.is_set()
 
 
 broker = make_broker(settings.BROKER_URL)

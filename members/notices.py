@@ -13,13 +13,19 @@ A confirmation or invitation mail carries its token in the Subject
 Mailman's do, so replying confirms; and a link to the confirmation page.
 These raise SendError when the mail cannot be sent (the request is then
 not made); the others are best effort and log a failure.
+
+The welcomes and goodbyes of a mass change go through the workers
+(`send_later`), a message for up to MAILS_PER_MESSAGE addresses, so that
+the owner's request does not wait for thousands of SMTP transactions.
 """
 
 import logging
+from collections.abc import Sequence
 from string import Template
 
 from django.conf import settings
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from lists.models import ListTemplate, MailingList, TemplateName
@@ -124,6 +130,38 @@ def send_goodbye(mlist: MailingList, email: str) -> None:
     _send_quietly(_user_mail(mlist, email, subject, text), mlist, [email], "goodbye")
 
 
+# Addresses in one message of the send_membership_mails actor (members.tasks).
+MAILS_PER_MESSAGE = 500
+
+
+def send_later(mlist: MailingList, kind: str, emails: Sequence[str]) -> None:
+    """Have the workers send the `kind` mail ("welcome" or "goodbye") to
+    each of `emails`, in the language active now. Sent here instead when
+    nobody would run the message (an in-process broker without its
+    workers) or the broker cannot take it: the mails are not dropped."""
+    from mailman_site.broker import runs_sent_work
+    from members.tasks import send_membership_mails
+
+    language = translation.get_language()
+    for start in range(0, len(emails), MAILS_PER_MESSAGE):
+        chunk = list(emails[start : start + MAILS_PER_MESSAGE])
+        if not runs_sent_work(send_membership_mails.broker):
+            send_now(mlist, kind, chunk)
+            continue
+        try:
+            send_membership_mails.send(mlist.pk, kind, chunk, language)
+        except Exception:
+            logger.exception("could not queue %d %s mails of %s; sending them now", len(chunk), kind, mlist)
+            send_now(mlist, kind, chunk)
+
+
+def send_now(mlist: MailingList, kind: str, emails: Sequence[str]) -> None:
+    """The `kind` mail ("welcome" or "goodbye") to each of `emails`, one after the other."""
+    send = MEMBERSHIP_MAILS[kind]
+    for email in emails:
+        send(mlist, email)
+
+
 def send_request_notice(mlist: MailingList, email: str) -> None:
     """Tell the list's owners and moderators a subscription awaits their approval."""
     recipients = list_administrators(mlist)
@@ -140,6 +178,9 @@ def send_refusal(mlist: MailingList, email: str, reason: str) -> None:
     subject = _("Your request to join %(list)s was rejected") % {"list": mlist}
     text = render(mlist, TemplateName.REQUEST_REFUSED, user_email=email, reason=reason)
     _send_quietly(_user_mail(mlist, email, subject, text), mlist, [email], "refusal")
+
+
+MEMBERSHIP_MAILS = {"welcome": send_welcome, "goodbye": send_goodbye}
 
 
 def _user_mail(mlist: MailingList, email: str, subject: str, text: str):

@@ -338,21 +338,20 @@ def defer_request(
 
 def mass_subscribe(mlist: MailingList, lines: Iterable[str], *, send_welcome: bool = True, **options) -> BulkResult:
     """members.services.bulk_subscribe by an owner, and a welcome mail to each
-    new member when `send_welcome` and the list sends them."""
+    new member when `send_welcome` and the list sends them, by the workers
+    once the caller's transaction commits (notices.send_later)."""
     result = bulk_subscribe(mlist, lines, **options)
     if send_welcome and mlist.send_welcome_message and options.get("role", Role.MEMBER) == Role.MEMBER:
-        for email in result.added:
-            transaction.on_commit(partial(notices.send_welcome, mlist, email), robust=True)
+        transaction.on_commit(partial(notices.send_later, mlist, "welcome", result.added), robust=True)
     return result
 
 
 def mass_unsubscribe(mlist: MailingList, lines: Iterable[str], *, send_goodbye: bool = True, **options) -> BulkResult:
     """members.services.bulk_unsubscribe by an owner, and a goodbye mail to each
-    one removed when `send_goodbye` and the list sends them."""
+    one removed when `send_goodbye` and the list sends them (as mass_subscribe's welcomes)."""
     result = bulk_unsubscribe(mlist, lines, **options)
     if send_goodbye and mlist.send_goodbye_message and options.get("role", Role.MEMBER) == Role.MEMBER:
-        for email in result.removed:
-            transaction.on_commit(partial(notices.send_goodbye, mlist, email), robust=True)
+        transaction.on_commit(partial(notices.send_later, mlist, "goodbye", result.removed), robust=True)
     return result
 
 

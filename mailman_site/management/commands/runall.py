@@ -68,8 +68,11 @@ class Command(BaseCommand):
     def start_worker(self, broker, threads: int):
         from dramatiq import Worker
 
+        from mailman_site.broker import local_workers_started
+
         worker = Worker(broker, worker_threads=threads, worker_timeout=100)
         worker.start()
+        local_workers_started()
         return worker
 
     def print_banner(self, options, admin, lmtp_port: int) -> None:
