@@ -142,12 +142,12 @@ def send_later(mlist: MailingList, kind: str, emails: Sequence[str]) -> None:
     from mailman_site.broker import runs_sent_work
     from members.tasks import send_membership_mails
 
+    if not runs_sent_work(send_membership_mails.broker):
+        send_now(mlist, kind, emails)
+        return
     language = translation.get_language()
     for start in range(0, len(emails), MAILS_PER_MESSAGE):
         chunk = list(emails[start : start + MAILS_PER_MESSAGE])
-        if not runs_sent_work(send_membership_mails.broker):
-            send_now(mlist, kind, chunk)
-            continue
         try:
             send_membership_mails.send(mlist.pk, kind, chunk, language)
         except Exception:
